@@ -1,0 +1,269 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import { GraphQLError, type ExecutionResult } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { esignCallbackHandler } from './callbacks/esign';
+import { etcCallbackHandler } from './callbacks/etc';
+import { tencentCallbackHandler } from './callbacks/tencent';
+import { yuansferCallbackHandler } from './callbacks/yuansfer';
+import { loadConfig, type Config, type HttpClientSettings } from './config';
+import { EventFeed } from './events/feed';
+import { createNotifier, type Notifier } from './events/notifier';
+import { createContext, type Context, type Services } from './graphql/context';
+import { formatError } from './graphql/errors';
+import { jsonStatusPlugin } from './graphql/over-http';
+import { buildFederatedSchema } from './graphql/schema';
+import { AutoDebitRecorder, AutoDebitService } from './lifecycle/autodebit';
+import { CancelService, type BatchCancelProvider, type CancelServiceOptions } from './lifecycle/cancel';
+import { FlowService } from './lifecycle/flows';
+import { Idempotency, type IdempotencyOptions } from './lifecycle/idempotency';
+import { FlowRecorder } from './lifecycle/recorder';
+import { RescissionRecorder, RescissionService } from './lifecycle/rescission';
+import { createLogger, redactUrl, type Logger } from './logger';
+import { ConsecutiveFailureBreaker } from './providers/breaker';
+import { EsignClient } from './providers/esign/client';
+import { EtcClient } from './providers/etc/client';
+import { InMemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './providers/rate-limit';
+import { ProviderRegistry } from './providers/registry';
+import { TencentClient } from './providers/tencent/client';
+import { YuansferClient } from './providers/yuansfer/client';
+import { createSandbox, type Sandbox, type SandboxOptions } from './sandbox';
+import { openStore, type SqlStore, type StoreOptions } from './store';
+
+export interface StartOptions {
+  /** The environment to configure from (CONTRACT.md "Configuration"). */
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+  /** Test hooks for the in-process sandbox (fast callback retries, a fake clock). */
+  sandbox?: Partial<Omit<SandboxOptions, 'callbackUrl'>>;
+  idempotency?: IdempotencyOptions;
+  /** How often each replica re-reads the event log when no wake-up came. */
+  pollIntervalMs?: number;
+  /** Sees every store statement (tests count the queries one operation makes). */
+  onStoreQuery?: StoreOptions['onQuery'];
+  /** Batch-cancel tuning (poll interval, deadline, concurrency); tests shorten them. */
+  cancel?: Omit<CancelServiceOptions, 'logger'>;
+}
+
+export interface RunningApp {
+  config: Config;
+  port: number;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  graphqlUrl: string;
+  wsUrl: string;
+  services: Services;
+  sandbox?: Sandbox;
+  /** Graceful: stop accepting, finish in-flight work, close subscriptions, release resources. */
+  close(): Promise<void>;
+}
+
+/** Callback paths per sandbox provider name, as the contract names them. */
+const CALLBACK_PATHS = { etc: '/callbacks/etc', tencent: '/callbacks/tencent-ess', esign: '/callbacks/esign', yuansfer: '/callbacks/yuansfer' } as const;
+
+/**
+ * Builds and starts the whole server on one port: GraphQL over HTTP and WebSocket at /graphql, provider
+ * callbacks, health checks and (in sandbox mode) the emulators under /sandbox.
+ */
+export async function startApp(options: StartOptions = {}): Promise<RunningApp> {
+  let listeningPort = 0;
+  const localBase = () => `http://127.0.0.1:${listeningPort}`;
+  const config = loadConfig(options.env ?? process.env, () => `${localBase()}/sandbox`);
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+
+  const store: SqlStore = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onQuery: options.onStoreQuery });
+  const notifier: Notifier = createNotifier({ redisUrl: config.redisUrl, logger });
+  const feed = new EventFeed(store, notifier, { logger, pollIntervalMs: options.pollIntervalMs ?? config.eventPollIntervalMs });
+  await feed.start();
+  const recorder = new FlowRecorder(store, feed);
+  const idempotency = new Idempotency(store, options.idempotency);
+
+  const providers = new ProviderRegistry();
+  const breaker = (provider: string, settings: HttpClientSettings) =>
+    new ConsecutiveFailureBreaker({ provider, failureThreshold: settings.breakerThreshold, resetAfterMs: settings.breakerResetMs });
+  if (config.etc) providers.register(new EtcClient(config.etc, { logger, breaker: breaker('ETC', config.etc) }));
+  const esign = config.esign ? new EsignClient(config.esign, { logger, breaker: breaker('ESIGN', config.esign) }) : undefined;
+  if (esign) providers.register(esign);
+  // Tencent counts its per-action limit per account: with Redis the buckets are shared by every replica.
+  let limiter: RateLimiter | undefined;
+  const batchProviders = new Map<BatchCancelProvider['provider'], BatchCancelProvider>();
+  if (config.tencent) {
+    const shape = { ratePerSecond: config.tencent.ratePerSecond, burst: 1 };
+    limiter = config.redisUrl ? new RedisRateLimiter(config.redisUrl, shape, 'esign:ratelimit:') : new InMemoryRateLimiter(shape);
+    const tencent = new TencentClient(config.tencent, { logger, breaker: breaker('TENCENT_ESS', config.tencent), limiter });
+    providers.register(tencent);
+    batchProviders.set(tencent.provider, tencent);
+  }
+  const yuansfer = config.yuansfer ? new YuansferClient(config.yuansfer, { logger, breaker: breaker('YUANSFER', config.yuansfer) }) : undefined;
+
+  const services: Services = {
+    store,
+    feed,
+    flows: new FlowService(store, providers, recorder, idempotency, logger),
+    autoDebits: new AutoDebitService(store, yuansfer, new AutoDebitRecorder(store, feed), idempotency, {
+      logger,
+      ipnUrl: () => `${config.publicUrl ?? localBase()}${CALLBACK_PATHS.yuansfer}`,
+    }),
+    rescissions: new RescissionService({
+      store,
+      provider: esign,
+      flows: recorder,
+      rescissions: new RescissionRecorder(store, feed),
+      idempotency,
+      // In sandbox mode the emulator's callback URL for e签宝 is this same address.
+      defaultNotifyUrl: () => `${config.publicUrl ?? localBase()}${CALLBACK_PATHS.esign}`,
+      logger,
+    }),
+    cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, { ...options.cancel, logger }),
+    logger,
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+  const schema = await buildFederatedSchema();
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const formatResult = (result: ExecutionResult): ExecutionResult =>
+    result.errors
+      ? { ...result, errors: result.errors.map((e) => { const f = formatError(e.toJSON(), e, logger); return new GraphQLError(f.message, { path: f.path, extensions: f.extensions }); }) }
+      : result;
+  const wsCleanup = useServer<Record<string, unknown> | undefined, { context?: Context }>(
+    {
+      schema,
+      // WebSocket operations bypass Apollo's context function: each subscribe message gets its own loaders here.
+      context: () => createContext(services) as unknown as Record<string, unknown>,
+      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult),
+    },
+    wsServer,
+  );
+
+  const apollo = new ApolloServer<BaseContext & Context>({
+    schema,
+    introspection: true,
+    formatError: (formatted, error) => formatError(formatted, error, logger),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      // Traces are for Apollo's hosted reporting, which a self-hosted subgraph does not use.
+      ApolloServerPluginInlineTraceDisabled(),
+      // GraphQL over HTTP: request errors answered as application/json get 200 (see over-http.ts).
+      jsonStatusPlugin(),
+      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
+    ],
+  });
+  await apollo.start();
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  let draining = false;
+  app.get('/readyz', async (_req, res) => {
+    if (draining) {
+      // Load balancers stop sending new work while in-flight requests finish.
+      res.status(503).json({ status: 'shutting down' });
+      return;
+    }
+    try {
+      await Promise.all([store.ping(), notifier.ping()]);
+      res.json({ status: 'ready' });
+    } catch (error) {
+      res.status(503).json({ status: 'unavailable', reason: (error as Error).message });
+    }
+  });
+
+  const raw = express.raw({ type: () => true, limit: '1mb' });
+  app.post(CALLBACK_PATHS.etc, raw, etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, logger }));
+  app.post(
+    CALLBACK_PATHS.esign,
+    raw,
+    esignCallbackHandler({ recorder, rescissions: services.rescissions, credentials: config.esign && { appId: config.esign.appId, appSecret: config.esign.appSecret }, logger }),
+  );
+  if (config.tencent) {
+    const secrets = { callbackKey: config.tencent.callbackKey, callbackToken: config.tencent.callbackToken };
+    app.post(CALLBACK_PATHS.tencent, raw, tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger }));
+  }
+  app.post(CALLBACK_PATHS.yuansfer, raw, yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger }));
+
+  app.use('/graphql', express.json({ limit: '1mb' }), expressMiddleware(apollo, { context: async () => createContext(services) }));
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  listeningPort = (httpServer.address() as AddressInfo).port;
+  const publicUrl = config.publicUrl ?? localBase();
+
+  let sandbox: Sandbox | undefined;
+  if (config.sandbox) {
+    // The Tencent emulator knows the account and callback secrets the sandbox client is configured with.
+    const tencentAccount =
+      config.tencent && typeof config.tencent.endpoint === 'function'
+        ? {
+            secrets: { [config.tencent.secretId]: config.tencent.secretKey },
+            appIds: [config.tencent.appId],
+            callbackKey: config.tencent.callbackKey ?? null,
+            callbackToken: config.tencent.callbackToken ?? null,
+          }
+        : {};
+    sandbox = createSandbox({
+      ...options.sandbox,
+      tencent: { ...tencentAccount, ...options.sandbox?.tencent },
+      logger: options.sandbox?.logger ?? logger.child({ component: 'sandbox' }),
+      callbackUrl: (provider) => {
+        const url = new URL(`${publicUrl}${CALLBACK_PATHS[provider]}`);
+        if (provider === 'etc' && config.etc?.callbackSecret) url.searchParams.set('token', config.etc.callbackSecret);
+        return url.toString();
+      },
+    });
+    app.use('/sandbox', sandbox.router);
+  }
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  // Resumes cancel tasks a stopped process left running (the sandbox, when on, is reachable from here on).
+  services.cancels.start();
+
+  logger.info({ url: localBase(), publicUrl: redactUrl(publicUrl), sandbox: config.sandbox, store: store.dialect, pubsub: config.redisUrl ? 'redis' : 'in-process' }, 'listening');
+
+  // Idempotency keys are kept for their retention period, then purged, so the table does not grow forever.
+  const purge = setInterval(() => {
+    store.operations.purgeExpired().catch((error) => logger.warn({ err: error }, 'purging expired idempotency keys failed'));
+  }, 3600_000);
+  purge.unref();
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    port: listeningPort,
+    url: localBase(),
+    graphqlUrl: `${localBase()}/graphql`,
+    wsUrl: `ws://127.0.0.1:${listeningPort}/graphql`,
+    services,
+    sandbox,
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        clearInterval(purge);
+        // Stops accepting connections, lets in-flight HTTP requests (GraphQL and callbacks) finish, and closes
+        // WebSocket subscriptions with 1001 (going away) so graphql-ws clients reconnect elsewhere and resume.
+        await apollo.stop();
+        // Background cancel runs stop after the chunk in flight (stored) and release their tasks for resumption.
+        await services.cancels.close();
+        await limiter?.close();
+        await sandbox?.close();
+        await feed.close();
+        providers.close();
+        yuansfer?.close();
+        await notifier.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

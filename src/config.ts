@@ -1,0 +1,364 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import path from 'node:path';
+
+/**
+ * The sample key pair and app id published with the ETC gateway documentation (PROVIDERS.md §1). They are public
+ * test material, used only when the sandbox stands in for the real gateway.
+ */
+export const ETC_SANDBOX_APP_ID = 'OIG0AF4DMOK2VC2N';
+export const ETC_SANDBOX_PRIVATE_KEY =
+  'MIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBAJYmnqO24pylH6D4+JBszn52ZV+hssW+77CaoNsnrPCUtD8ZXBPQ6tiPMhkFyJNrSMRUsQthOKlSD3Q+rPpjsAGAa+4OhFUs8R2oK9vej3SF+7zZ04cKJG+fLjGxa4R2bmzVbubZL+BAk9Y2qa1IKV7NNS7jT38O6sEzFRBik1ybAgMBAAECgYB3PxSeUJCId1s3LIO7r64PIVhBKtof0hPp3eQCKPBf4LmFo05NLo5UjuTqmn1BFuMjiV9R+lRVpKZBW8Vk1ebhEnej7+SEAyrTU2jFE/7+V+JYChWJY3ipyvnWnLvGNIB9Er0wHGK8R9o7lDi0+592x1tuOrxud1nJ56ID4DgfAQJBAM/77Z0nkbvEgdJ0hgSXAvwZ1EjSGtkGFVELlsuYM6kt3xQ+FCk2fmuiE7t8UObAVHx4HusnApIJUWrs8hxFAxMCQQC40LA2xUDYvqM9sYx7l98M6K0/LEuRMm8QLt+5lhNCeibh4MZI8kHADsgnqLY7EC4WunAbNFL/AREGMI+WM+lZAkEAwskM9rwSTqpxc2rSAQZ1Myn1mOW9YzfBSw/xgGfhKjbd0BV7yEVTDPbUSCjbk+DYv2G4gz8bty2m5N9YuIUhpQJAcNFDoEuNKEJHV/O4NAIjcLfgef3KK1pEHfbfL2UDYMM8VQpnQERSCrF7UWpVw3w/BjTNFm48c9ns0IB4RlJuEQJBAJ7wpryXOU9wj02vTciXHo955AnrbAVMyu/9flZTVRAZ1XQF5Unt2iSUl0kcwT7njANCX94bZTJilXqJnZK6MS0=';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Where a provider client sends its requests: a fixed URL, or (sandbox) one known only once the server listens. */
+export type BaseUrl = string | (() => string);
+
+export interface HttpClientSettings {
+  /** Per-attempt deadline. */
+  timeoutMs: number;
+  /** Attempts after the first, for failures that are safe to repeat. */
+  maxRetries: number;
+  /** Consecutive failed calls that open the provider's circuit breaker. */
+  breakerThreshold: number;
+  /** How long an open breaker refuses calls before letting a trial through. */
+  breakerResetMs: number;
+}
+
+export interface EtcConfig extends HttpClientSettings {
+  gatewayUrl: BaseUrl;
+  appId: string;
+  privateKey: KeyObject;
+  callbackSecret?: string;
+}
+
+/** e签宝 open API v3 (PROVIDERS.md §3). The AppSecret signs requests and authenticates callbacks. */
+export interface EsignConfig extends HttpClientSettings {
+  baseUrl: BaseUrl;
+  appId: string;
+  /** Never logged. */
+  appSecret: string;
+}
+
+/** Yuansfer auto-debit v3 (PROVIDERS.md §4). merchantNo and storeNo are the defaults of every call. */
+export interface YuansferConfig extends HttpClientSettings {
+  baseUrl: BaseUrl;
+  /** The API token: signs requests (verifySign) and checks IPNs. Never logged. */
+  token: string;
+  merchantNo: string;
+  storeNo: string;
+}
+
+/** Tencent Electronic Signature, platform edition (essbasic): credentials, the Agent and the callback secrets. */
+export interface TencentConfig extends HttpClientSettings {
+  /** `https://essbasic.tencentcloudapi.com` unless TENCENT_ESS_ENDPOINT says otherwise; every call is `POST /`. */
+  endpoint: BaseUrl;
+  secretId: string;
+  secretKey: string;
+  /** Agent.AppId */
+  appId: string;
+  /** Agent.ProxyOrganizationOpenId */
+  proxyOrganizationOpenId: string;
+  /** Agent.ProxyOperator.OpenId */
+  proxyOperatorOpenId: string;
+  /** X-TC-Region, sent only when set. */
+  region?: string;
+  /** 32 bytes: callbacks arrive AES-256-CBC encrypted as `{"encrypt":…}`. */
+  callbackKey?: string;
+  /** Callbacks carry `Content-Signature: sha256=<HMAC-SHA256(token, body)>`. */
+  callbackToken?: string;
+  /** Calls per second per action the client allows itself (Tencent's documented limit is 20). */
+  ratePerSecond: number;
+}
+
+/**
+ * Credentials the in-process sandbox's Tencent emulator knows. Invented here (Tencent publishes no test account);
+ * the emulator carries its own copy, so the two sides stay independent.
+ */
+export const TENCENT_SANDBOX = {
+  secretId: 'AKIDsandboxEssbasic0000000000000000',
+  secretKey: 'sandboxSecretKeyEssbasic000000000',
+  appId: 'yDRSRUUgygj6qnwfUuO4zjEwc193c2hH',
+  proxyOrganizationOpenId: 'org_dianziqian',
+  proxyOperatorOpenId: 'n9527',
+  callbackKey: '0123456789abcdef0123456789abcdef',
+  callbackToken: 'sandbox-callback-token',
+} as const;
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Base of the callback URLs handed to providers. Unset: http://127.0.0.1:<listening port>. */
+  publicUrl?: string;
+  databaseUrl?: string;
+  dataDir: string;
+  redisUrl?: string;
+  sandbox: boolean;
+  logLevel: string;
+  /** How long SIGTERM waits for in-flight work before the process exits anyway. */
+  shutdownTimeoutMs: number;
+  /** How often each replica re-reads the event log when no wake-up arrived (a lost publish only delays). */
+  eventPollIntervalMs: number;
+  /** Undefined: the provider is not configured; its operations answer PROVIDER_NOT_CONFIGURED. */
+  etc?: EtcConfig;
+  tencent?: TencentConfig;
+  yuansfer?: YuansferConfig;
+  esign?: EsignConfig;
+}
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'is not a valid URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+/** Accepts a PKCS#8 key as PEM or as the bare Base64 of its DER bytes (the form the ETC console hands out). */
+export function parsePrivateKey(name: string, raw: string): KeyObject {
+  try {
+    if (raw.includes('-----BEGIN')) return createPrivateKey({ key: raw.replace(/\\n/g, '\n'), format: 'pem' });
+    return createPrivateKey({ key: Buffer.from(raw.replace(/\s+/g, ''), 'base64'), format: 'der', type: 'pkcs8' });
+  } catch {
+    // The key itself never goes into the message.
+    throw new ConfigError(name, 'is not a PKCS#8 private key (PEM, or Base64 of the DER bytes)');
+  }
+}
+
+const ETC_VARIABLES = ['ETC_GATEWAY_URL', 'ETC_APP_ID', 'ETC_PRIVATE_KEY'] as const;
+const CREDENTIAL_VARIABLES = [
+  ...ETC_VARIABLES,
+  'TENCENT_SECRET_ID',
+  'TENCENT_SECRET_KEY',
+  'ESIGN_APP_ID',
+  'ESIGN_APP_SECRET',
+  'YUANSFER_TOKEN',
+];
+
+function settings(env: Env, prefix: string): HttpClientSettings {
+  return {
+    timeoutMs: int(env, `${prefix}_TIMEOUT_MS`, int(env, 'PROVIDER_TIMEOUT_MS', 10_000, 1), 1),
+    maxRetries: int(env, `${prefix}_MAX_RETRIES`, int(env, 'PROVIDER_MAX_RETRIES', 2, 0, 10), 0, 10),
+    breakerThreshold: int(env, `${prefix}_BREAKER_THRESHOLD`, int(env, 'PROVIDER_BREAKER_THRESHOLD', 5, 1), 1),
+    breakerResetMs: int(env, `${prefix}_BREAKER_RESET_MS`, int(env, 'PROVIDER_BREAKER_RESET_MS', 10_000, 0), 0),
+  };
+}
+
+/**
+ * The merchant, store and API token of Yuansfer's published examples (PROVIDERS.md §4 doc vectors): used only
+ * when the sandbox stands in for Yuansfer, whose emulator knows the same merchant.
+ */
+export const YUANSFER_SANDBOX_MERCHANT_NO = '200043';
+export const YUANSFER_SANDBOX_STORE_NO = '300014';
+export const YUANSFER_SANDBOX_TOKEN = '5cbfb079f15b150122261c8537086d77a';
+const YUANSFER_PRODUCTION_URL = 'https://mapi.yuansfer.com';
+const YUANSFER_VARIABLES = ['YUANSFER_TOKEN', 'YUANSFER_MERCHANT_NO', 'YUANSFER_STORE_NO'] as const;
+
+/** YUANSFER_TOKEN, _MERCHANT_NO and _STORE_NO go together; YUANSFER_BASE_URL defaults to production. */
+function loadYuansfer(env: Env, sandbox: boolean, sandboxBase: () => string): YuansferConfig | undefined {
+  const set = YUANSFER_VARIABLES.filter((v) => read(env, v) !== undefined);
+  const baseUrl = url(env, 'YUANSFER_BASE_URL', ['http:', 'https:']);
+  if ((set.length > 0 || baseUrl !== undefined) && set.length < YUANSFER_VARIABLES.length) {
+    const given = baseUrl !== undefined ? ['YUANSFER_BASE_URL', ...set] : [...set];
+    const missing = YUANSFER_VARIABLES.filter((v) => !set.includes(v));
+    throw new ConfigError(missing[0], `is required when ${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} set`);
+  }
+  for (const name of ['YUANSFER_MERCHANT_NO', 'YUANSFER_STORE_NO'] as const) {
+    const value = read(env, name);
+    if (value !== undefined && !/^[A-Za-z0-9]{1,32}$/.test(value)) throw new ConfigError(name, 'must be 1 to 32 letters or digits');
+  }
+  const token = read(env, 'YUANSFER_TOKEN');
+  if (token !== undefined && /\s/.test(token)) throw new ConfigError('YUANSFER_TOKEN', 'must not contain whitespace');
+  if (set.length === YUANSFER_VARIABLES.length) {
+    return {
+      baseUrl: baseUrl ?? YUANSFER_PRODUCTION_URL,
+      token: token as string,
+      merchantNo: read(env, 'YUANSFER_MERCHANT_NO') as string,
+      storeNo: read(env, 'YUANSFER_STORE_NO') as string,
+      ...settings(env, 'YUANSFER'),
+    };
+  }
+  if (!sandbox) return undefined;
+  return {
+    baseUrl: () => `${sandboxBase()}/yuansfer`,
+    token: YUANSFER_SANDBOX_TOKEN,
+    merchantNo: YUANSFER_SANDBOX_MERCHANT_NO,
+    storeNo: YUANSFER_SANDBOX_STORE_NO,
+    ...settings(env, 'YUANSFER'),
+  };
+}
+
+/**
+ * The application of PROVIDERS.md §3's self vectors: used only when the sandbox stands in for e签宝, whose emulator
+ * registers the same application.
+ */
+export const ESIGN_SANDBOX_APP_ID = '7438000001';
+export const ESIGN_SANDBOX_APP_SECRET = 'testAppSecret0123456789';
+const ESIGN_PRODUCTION_URL = 'https://openapi.esign.cn';
+const ESIGN_VARIABLES = ['ESIGN_APP_ID', 'ESIGN_APP_SECRET'] as const;
+
+/** ESIGN_APP_ID and ESIGN_APP_SECRET go together; ESIGN_BASE_URL defaults to production. */
+function loadEsign(env: Env, sandbox: boolean, sandboxBase: () => string): EsignConfig | undefined {
+  const set = ESIGN_VARIABLES.filter((v) => read(env, v) !== undefined);
+  const baseUrl = url(env, 'ESIGN_BASE_URL', ['http:', 'https:']);
+  if ((set.length > 0 || baseUrl !== undefined) && set.length < ESIGN_VARIABLES.length) {
+    const given = baseUrl !== undefined ? ['ESIGN_BASE_URL', ...set] : [...set];
+    const missing = ESIGN_VARIABLES.filter((v) => !set.includes(v));
+    throw new ConfigError(missing[0], `is required when ${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} set`);
+  }
+  for (const name of ESIGN_VARIABLES) {
+    const value = read(env, name);
+    if (value !== undefined && /\s/.test(value)) throw new ConfigError(name, 'must not contain whitespace');
+  }
+  if (set.length === ESIGN_VARIABLES.length) {
+    return {
+      baseUrl: baseUrl ?? ESIGN_PRODUCTION_URL,
+      appId: read(env, 'ESIGN_APP_ID') as string,
+      appSecret: read(env, 'ESIGN_APP_SECRET') as string,
+      ...settings(env, 'ESIGN'),
+    };
+  }
+  if (!sandbox) return undefined;
+  return { baseUrl: () => `${sandboxBase()}/esign`, appId: ESIGN_SANDBOX_APP_ID, appSecret: ESIGN_SANDBOX_APP_SECRET, ...settings(env, 'ESIGN') };
+}
+
+/**
+ * Environment → one typed, validated configuration. A malformed value stops start-up with a message naming the
+ * variable; a provider whose variables are all unset is simply not configured.
+ *
+ * @param sandboxBase where the in-process emulators answer, known once the server listens.
+ */
+export function loadConfig(env: Env = process.env, sandboxBase: () => string = () => ''): Config {
+  const port = int(env, 'PORT', 4000, 0, 65535);
+  const sandboxRaw = read(env, 'SANDBOX')?.toLowerCase();
+  if (sandboxRaw !== undefined && !['on', 'off', 'true', 'false', '1', '0'].includes(sandboxRaw)) {
+    throw new ConfigError('SANDBOX', 'must be "on" or "off"');
+  }
+  const anyCredential = CREDENTIAL_VARIABLES.some((v) => read(env, v) !== undefined);
+  const sandbox = sandboxRaw === undefined ? !anyCredential : ['on', 'true', '1'].includes(sandboxRaw);
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:', 'file:']);
+
+  const config: Config = {
+    port,
+    host: read(env, 'HOST') ?? '0.0.0.0',
+    publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']),
+    databaseUrl,
+    dataDir: path.resolve(read(env, 'DATA_DIR') ?? './data'),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    sandbox,
+    logLevel: read(env, 'LOG_LEVEL') ?? 'info',
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0),
+    eventPollIntervalMs: int(env, 'EVENT_POLL_INTERVAL_MS', 1_000, 10),
+  };
+
+  const etcSet = ETC_VARIABLES.filter((v) => read(env, v) !== undefined);
+  if (etcSet.length > 0 && etcSet.length < ETC_VARIABLES.length) {
+    const missing = ETC_VARIABLES.filter((v) => !etcSet.includes(v));
+    throw new ConfigError(missing[0], `is required when ${etcSet.join(', ')} ${etcSet.length > 1 ? 'are' : 'is'} set`);
+  }
+  const appId = read(env, 'ETC_APP_ID');
+  if (appId !== undefined && !/^[A-Za-z0-9]{16}$/.test(appId)) {
+    throw new ConfigError('ETC_APP_ID', 'must be the 16-character application id');
+  }
+  const callbackSecret = read(env, 'ETC_CALLBACK_SECRET');
+  if (etcSet.length === ETC_VARIABLES.length) {
+    config.etc = {
+      gatewayUrl: url(env, 'ETC_GATEWAY_URL', ['http:', 'https:']) as string,
+      appId: appId as string,
+      privateKey: parsePrivateKey('ETC_PRIVATE_KEY', read(env, 'ETC_PRIVATE_KEY') as string),
+      callbackSecret,
+      ...settings(env, 'ETC'),
+    };
+  } else if (sandbox) {
+    config.etc = {
+      gatewayUrl: () => `${sandboxBase()}/etc/api/gateway`,
+      appId: ETC_SANDBOX_APP_ID,
+      privateKey: parsePrivateKey('ETC_PRIVATE_KEY', ETC_SANDBOX_PRIVATE_KEY),
+      callbackSecret,
+      ...settings(env, 'ETC'),
+    };
+  }
+  config.yuansfer = loadYuansfer(env, sandbox, sandboxBase);
+  config.esign = loadEsign(env, sandbox, sandboxBase);
+  config.tencent = loadTencent(env, sandbox, sandboxBase);
+  return config;
+}
+
+const TENCENT_VARIABLES = [
+  'TENCENT_SECRET_ID',
+  'TENCENT_SECRET_KEY',
+  'TENCENT_ESS_APP_ID',
+  'TENCENT_ESS_PROXY_ORG_OPEN_ID',
+  'TENCENT_ESS_PROXY_OPERATOR_OPEN_ID',
+] as const;
+
+/** TENCENT_* → the Tencent section: all five credentials or none; in sandbox mode, the emulator's. */
+function loadTencent(env: Env, sandbox: boolean, sandboxBase: () => string): TencentConfig | undefined {
+  const set = TENCENT_VARIABLES.filter((v) => read(env, v) !== undefined);
+  if (set.length > 0 && set.length < TENCENT_VARIABLES.length) {
+    const missing = TENCENT_VARIABLES.filter((v) => !set.includes(v));
+    throw new ConfigError(missing[0], `is required when ${set.join(', ')} ${set.length > 1 ? 'are' : 'is'} set`);
+  }
+  const callbackKey = read(env, 'TENCENT_ESS_CALLBACK_KEY');
+  if (callbackKey !== undefined && Buffer.byteLength(callbackKey, 'utf8') !== 32) {
+    throw new ConfigError('TENCENT_ESS_CALLBACK_KEY', `must be the 32-byte CallbackKey, got ${Buffer.byteLength(callbackKey, 'utf8')} bytes`);
+  }
+  const endpoint = url(env, 'TENCENT_ESS_ENDPOINT', ['http:', 'https:']);
+  const common = {
+    region: read(env, 'TENCENT_ESS_REGION'),
+    ratePerSecond: int(env, 'TENCENT_ESS_RATE_LIMIT', 20, 1, 1000),
+    ...settings(env, 'TENCENT'),
+  };
+  if (set.length === TENCENT_VARIABLES.length) {
+    return {
+      endpoint: endpoint ?? 'https://essbasic.tencentcloudapi.com',
+      secretId: read(env, 'TENCENT_SECRET_ID') as string,
+      secretKey: read(env, 'TENCENT_SECRET_KEY') as string,
+      appId: read(env, 'TENCENT_ESS_APP_ID') as string,
+      proxyOrganizationOpenId: read(env, 'TENCENT_ESS_PROXY_ORG_OPEN_ID') as string,
+      proxyOperatorOpenId: read(env, 'TENCENT_ESS_PROXY_OPERATOR_OPEN_ID') as string,
+      callbackKey,
+      callbackToken: read(env, 'TENCENT_ESS_CALLBACK_TOKEN'),
+      ...common,
+    };
+  }
+  if (!sandbox) return undefined;
+  return {
+    endpoint: () => `${sandboxBase()}/tencent`,
+    ...TENCENT_SANDBOX,
+    callbackKey: callbackKey ?? TENCENT_SANDBOX.callbackKey,
+    callbackToken: read(env, 'TENCENT_ESS_CALLBACK_TOKEN') ?? TENCENT_SANDBOX.callbackToken,
+    ...common,
+  };
+}

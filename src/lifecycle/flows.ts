@@ -1,0 +1,163 @@
+import DataLoader from 'dataloader';
+import { flowId, isTerminal, parseFlowId, UserErrorCode, type SignProvider, type UserError } from '../domain/model';
+import { silentLogger, type Logger } from '../logger';
+import { ProviderBusinessError, ProviderError, ProviderNotFoundError } from '../providers/errors';
+import type { ProviderRegistry } from '../providers/registry';
+import type { Flow, Store } from '../store/types';
+import type { Idempotency } from './idempotency';
+import type { FlowRecorder } from './recorder';
+
+export type FlowLoader = DataLoader<string, Flow | null>;
+
+export interface RevokeInput {
+  id: string;
+  reason?: string | null;
+  etcMemberNo?: string | null;
+  cancelMessageFormat?: number | null;
+  idempotencyKey?: string | null;
+}
+
+/** Plain JSON, so an idempotent replay returns exactly what the first request returned. */
+export interface RevokeResult {
+  signFlowId: string | null;
+  userErrors: UserError[];
+}
+
+const within = (path: string[] | undefined): string[] => ['input', ...(path ?? [])];
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/** Sign-flow use cases: read-through lookups and revocation, over whichever provider owns the flow. */
+export class FlowService {
+  constructor(
+    private readonly store: Store,
+    private readonly providers: ProviderRegistry,
+    private readonly recorder: FlowRecorder,
+    private readonly idempotency: Idempotency,
+    private readonly logger: Logger = silentLogger,
+  ) {}
+
+  /**
+   * A per-request loader: every flow id asked for while resolving one operation is looked up with one store query,
+   * and the ones the store has never seen with one provider call per provider and batch.
+   */
+  createLoader(): FlowLoader {
+    return new DataLoader<string, Flow | null>((ids) => this.loadMany(ids), { maxBatchSize: 1000 });
+  }
+
+  private async loadMany(ids: readonly string[]): Promise<(Flow | null | Error)[]> {
+    const stored = await this.store.flows.getMany(ids);
+    const results = new Map<string, Flow | null | Error>(stored);
+    const missing = new Map<SignProvider, string[]>();
+    for (const id of ids) {
+      if (results.has(id)) continue;
+      const ref = parseFlowId(id);
+      if (!ref) {
+        results.set(id, null);
+        continue;
+      }
+      const list = missing.get(ref.provider) ?? [];
+      if (!list.includes(ref.providerFlowId)) list.push(ref.providerFlowId);
+      missing.set(ref.provider, list);
+    }
+    await Promise.all(
+      [...missing].map(async ([providerName, providerIds]) => {
+        try {
+          const provider = this.providers.get(providerName);
+          for (const batch of chunk(providerIds, provider.maxFetchBatch)) {
+            const snapshots = await provider.fetchFlows(batch);
+            for (const providerFlowId of batch) {
+              const id = flowId({ provider: providerName, providerFlowId });
+              const snapshot = snapshots.get(providerFlowId);
+              if (!snapshot) {
+                results.set(id, null);
+                continue;
+              }
+              const { flow } = await this.recorder.record({
+                ref: { provider: providerName, providerFlowId },
+                status: snapshot.status,
+                providerStatus: snapshot.providerStatus,
+                source: 'SYNC',
+                fileUrl: snapshot.fileUrl,
+                endedAt: snapshot.endedAt,
+                data: snapshot.data,
+              });
+              results.set(id, flow);
+            }
+          }
+        } catch (error) {
+          for (const providerFlowId of providerIds) {
+            const id = flowId({ provider: providerName, providerFlowId });
+            if (!results.has(id)) results.set(id, error as Error);
+          }
+        }
+      }),
+    );
+    return ids.map((id) => results.get(id) ?? null);
+  }
+
+  async revoke(input: RevokeInput, loader: FlowLoader): Promise<RevokeResult> {
+    const ref = parseFlowId(input.id);
+    if (!ref) {
+      return {
+        signFlowId: null,
+        userErrors: [{ code: UserErrorCode.INVALID_ID, field: ['input', 'id'], message: 'id must be <SignProvider>:<provider flow id>, e.g. ETC:c64665aa4f1c45679e65b6fae33cd773' }],
+      };
+    }
+    const provider = this.providers.get(ref.provider);
+    const request = { providerFlowId: ref.providerFlowId, reason: input.reason, etcMemberNo: input.etcMemberNo, cancelMessageFormat: input.cancelMessageFormat };
+    const invalid = provider.validateRevoke(request);
+    if (invalid.length > 0) {
+      return { signFlowId: null, userErrors: invalid.map((e) => ({ ...e, field: within(e.field) })) };
+    }
+    const refuse = (error: UserError): RevokeResult => ({ signFlowId: null, userErrors: [error] });
+    return this.idempotency.run(input.idempotencyKey, 'revokeSignFlow', { ...input }, async () => {
+      const flow = await loader.load(input.id);
+      if (!flow) {
+        return refuse({ code: UserErrorCode.FLOW_NOT_FOUND, field: ['input', 'id'], message: `${ref.provider} does not know the flow ${ref.providerFlowId}` });
+      }
+      if (isTerminal(flow.status)) {
+        return {
+          signFlowId: flow.id,
+          userErrors: [{ code: UserErrorCode.FLOW_NOT_REVOCABLE, field: ['input', 'id'], message: `the flow is ${flow.status}; only an unfinished flow can be revoked` }],
+        };
+      }
+      try {
+        const outcome = await provider.revoke(request);
+        loader.clear(flow.id);
+        await this.recorder.record({ ref, status: outcome.status, providerStatus: outcome.providerStatus, source: 'MUTATION', occurredAt: new Date(), endedAt: new Date() });
+        return { signFlowId: flow.id, userErrors: [] };
+      } catch (error) {
+        if (error instanceof ProviderNotFoundError) {
+          return refuse({ code: UserErrorCode.FLOW_NOT_FOUND, field: ['input', 'id'], message: `${ref.provider} does not know the flow ${ref.providerFlowId}` });
+        }
+        if (error instanceof ProviderBusinessError) {
+          await this.resync(ref.provider, ref.providerFlowId, loader, flow.id);
+          return {
+            signFlowId: flow.id,
+            userErrors: [{ code: UserErrorCode.FLOW_NOT_REVOCABLE, field: ['input', 'id'], message: `${ref.provider} refused to revoke the flow: ${error.message}` }],
+          };
+        }
+        throw error;
+      }
+    }, refuse);
+  }
+
+  /** After a refusal the provider usually knows something we missed (a lost callback): fetch and record it. */
+  private async resync(provider: SignProvider, providerFlowId: string, loader: FlowLoader, id: string): Promise<void> {
+    try {
+      const snapshot = (await this.providers.get(provider).fetchFlows([providerFlowId])).get(providerFlowId);
+      if (snapshot) {
+        await this.recorder.record({ ref: { provider, providerFlowId }, status: snapshot.status, providerStatus: snapshot.providerStatus, source: 'SYNC', endedAt: snapshot.endedAt });
+        loader.clear(id);
+      }
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error;
+      this.logger.info({ provider, err: error.message }, 'could not re-read a flow after a refused revoke');
+    }
+  }
+}

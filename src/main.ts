@@ -1,0 +1,81 @@
+import 'reflect-metadata';
+import { startApp, type RunningApp } from './app';
+import { ConfigError } from './config';
+import { createLogger } from './logger';
+
+/** Demo flows the in-process sandbox starts with (ids from seeds 000 and 001), so the printed example works. */
+export const DEMO_FLOWS = [
+  { flowId: 'c64665aa4f1c45679e65b6fae33cd773', status: 'SIGNING' },
+  { flowId: '1b2c3d4e5f60718293a4b5c6d7e8f901', status: 'SIGNING' },
+  { flowId: '9a8b7c6d5e4f30211f2e3d4c5b6a7980', status: 'SIGNING' },
+  { flowId: '587a2f4738d44391835198df570b6ee6', status: 'COMPLETED' },
+] as const;
+
+function banner(app: RunningApp): string {
+  const query = `{ signFlow(id: "ETC:${DEMO_FLOWS[0].flowId}") { id status providerStatus updatedAt } }`;
+  const lines = [
+    '',
+    `  GraphQL      ${app.graphqlUrl}`,
+    `  WebSocket    ${app.wsUrl}  (graphql-transport-ws)`,
+    `  Health       ${app.url}/healthz   ${app.url}/readyz`,
+  ];
+  if (app.sandbox) {
+    lines.push(
+      `  Sandbox      ${app.url}/sandbox   (demo ETC flows: ${DEMO_FLOWS.map((f) => f.flowId.slice(0, 8)).join(', ')})`,
+      '',
+      '  Try it:',
+      `    curl -s ${app.graphqlUrl} -H 'content-type: application/json' \\`,
+      `      -d '${JSON.stringify({ query })}'`,
+      '',
+      '  Watch a flow change (two terminals):',
+      '    npm run watch',
+      `    curl -s -X POST ${app.url}/sandbox/_admin/etc/flows/${DEMO_FLOWS[1].flowId}/transition \\`,
+      `      -H 'content-type: application/json' -d '{"status":"COMPLETED"}'`,
+    );
+  }
+  return `${lines.join('\n')}\n\n`;
+}
+
+async function main(): Promise<void> {
+  const logger = createLogger();
+  let app: RunningApp;
+  try {
+    app = await startApp({ logger });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      logger.fatal(`configuration error: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (app.sandbox) {
+    for (const flow of DEMO_FLOWS) app.sandbox.etc.createFlow({ flowId: flow.flowId, status: flow.status });
+  }
+  process.stdout.write(banner(app));
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, app.config.shutdownTimeoutMs);
+    force.unref();
+    app.close().then(
+      () => process.exit(0),
+      (error) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error) => {
+  createLogger().fatal({ err: error }, 'failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,28 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import type { Dialect } from '../types';
+import { spine } from './001_spine';
+import { cancelTasks } from './002_cancel_tasks';
+import { rescissions } from './003_rescissions';
+import { autoDebits } from './004_auto_debits';
+
+/**
+ * Versioned migrations, applied in name order at start-up. Each is written once against Kysely's schema builder
+ * and told the dialect only where the two SQL dialects truly differ (auto-increment keys).
+ */
+export type DialectMigration = (dialect: Dialect) => Migration;
+
+const ALL: Record<string, DialectMigration> = {
+  '001_spine': spine,
+  '002_cancel_tasks': cancelTasks,
+  '003_rescissions': rescissions,
+  '004_auto_debits': autoDebits,
+};
+
+export class CodeMigrations implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return Object.fromEntries(Object.entries(ALL).map(([name, make]) => [name, make(this.dialect)]));
+  }
+}
+

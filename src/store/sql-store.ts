@@ -1,0 +1,374 @@
+import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { EventSource, SignFlowStatus, SignProvider } from '../domain/model';
+import { SqlAutoDebits, type AutoDebitRepository } from './auto-debits';
+import { SqlCancelTasks, type CancelTaskRepository } from './cancel-tasks';
+import { CodeMigrations } from './migrations';
+import { SqlRescissions, type RescissionRepository } from './rescissions';
+import type { Database, EventsTable, FlowsTable } from './schema';
+import type {
+  Dialect,
+  EventFilter,
+  EventKind,
+  EventRepository,
+  Flow,
+  FlowRepository,
+  FlowWrite,
+  NewEvent,
+  OperationClaim,
+  OperationRepository,
+  ReceiptRepository,
+  Store,
+  StoredEvent,
+} from './types';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+const iso = (d: Date) => d.toISOString();
+const date = (s: string | null) => (s === null ? null : new Date(s));
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+const parseJson = (s: string | null) => (s === null ? null : (JSON.parse(s) as Record<string, unknown>));
+
+function toFlow(row: Selectable<FlowsTable>): Flow {
+  return {
+    seq: Number(row.seq),
+    id: row.id,
+    provider: row.provider as SignProvider,
+    providerFlowId: row.provider_flow_id,
+    status: row.status as SignFlowStatus,
+    providerStatus: row.provider_status,
+    fileUrl: row.file_url,
+    endedAt: date(row.ended_at),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    data: parseJson(row.data),
+  };
+}
+
+function toEvent(row: Selectable<EventsTable>): StoredEvent {
+  return {
+    id: Number(row.id),
+    kind: row.kind as EventKind,
+    subjectId: row.subject_id,
+    provider: row.provider,
+    status: row.status,
+    providerStatus: row.provider_status,
+    source: row.source as EventSource,
+    occurredAt: date(row.occurred_at),
+    receivedAt: new Date(row.received_at),
+    data: parseJson(row.data),
+  };
+}
+
+class SqlFlows implements FlowRepository {
+  constructor(private readonly db: Db) {}
+
+  async get(id: string): Promise<Flow | undefined> {
+    const row = await this.db.selectFrom('flows').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toFlow(row);
+  }
+
+  async getMany(ids: readonly string[]): Promise<Map<string, Flow>> {
+    const found = new Map<string, Flow>();
+    if (ids.length === 0) return found;
+    const rows = await this.db.selectFrom('flows').selectAll().where('id', 'in', [...new Set(ids)]).execute();
+    for (const row of rows) found.set(row.id, toFlow(row));
+    return found;
+  }
+
+  async save(w: FlowWrite): Promise<Flow> {
+    const now = iso(new Date());
+    const values = {
+      status: w.status,
+      provider_status: w.providerStatus ?? null,
+      file_url: w.fileUrl ?? null,
+      ended_at: w.endedAt ? iso(w.endedAt) : null,
+      data: json(w.data),
+      updated_at: now,
+    };
+    const row = await this.db
+      .insertInto('flows')
+      .values({ id: w.id, provider: w.provider, provider_flow_id: w.providerFlowId, created_at: now, ...values })
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({
+          status: values.status,
+          provider_status: (eb) => eb.fn.coalesce('excluded.provider_status', 'flows.provider_status'),
+          file_url: (eb) => eb.fn.coalesce('excluded.file_url', 'flows.file_url'),
+          ended_at: (eb) => eb.fn.coalesce('excluded.ended_at', 'flows.ended_at'),
+          data: (eb) => eb.fn.coalesce('excluded.data', 'flows.data'),
+          updated_at: now,
+        }),
+      )
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toFlow(row);
+  }
+
+  async saveMany(writes: readonly FlowWrite[]): Promise<void> {
+    const now = iso(new Date());
+    for (let start = 0; start < writes.length; start += BULK_ROWS) {
+      const rows = writes.slice(start, start + BULK_ROWS).map((w) => ({
+        id: w.id,
+        provider: w.provider,
+        provider_flow_id: w.providerFlowId,
+        created_at: now,
+        status: w.status,
+        provider_status: w.providerStatus ?? null,
+        file_url: w.fileUrl ?? null,
+        ended_at: w.endedAt ? iso(w.endedAt) : null,
+        data: json(w.data),
+        updated_at: now,
+      }));
+      await this.db
+        .insertInto('flows')
+        .values(rows)
+        .onConflict((oc) =>
+          oc.column('id').doUpdateSet({
+            status: (eb) => eb.ref('excluded.status'),
+            provider_status: (eb) => eb.fn.coalesce('excluded.provider_status', 'flows.provider_status'),
+            file_url: (eb) => eb.fn.coalesce('excluded.file_url', 'flows.file_url'),
+            ended_at: (eb) => eb.fn.coalesce('excluded.ended_at', 'flows.ended_at'),
+            data: (eb) => eb.fn.coalesce('excluded.data', 'flows.data'),
+            updated_at: now,
+          }),
+        )
+        .execute();
+    }
+  }
+
+  async list(q: { provider?: SignProvider; status?: SignFlowStatus; after?: number; first: number }): Promise<Flow[]> {
+    let query = this.db.selectFrom('flows').selectAll();
+    if (q.provider) query = query.where('provider', '=', q.provider);
+    if (q.status) query = query.where('status', '=', q.status);
+    if (q.after !== undefined) query = query.where('seq', '>', q.after);
+    const rows = await query.orderBy('seq').limit(q.first).execute();
+    return rows.map(toFlow);
+  }
+}
+
+/** Rows per multi-row statement: far below both dialects' bound-parameter limits. */
+const BULK_ROWS = 500;
+
+/** Arbitrary constant naming the advisory lock that orders event-log commits on PostgreSQL. */
+const EVENT_LOG_LOCK = 720_011;
+
+class SqlEvents implements EventRepository {
+  constructor(
+    private readonly db: Db,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async append(e: NewEvent): Promise<StoredEvent> {
+    const [stored] = await this.appendMany([e]);
+    return stored;
+  }
+
+  async lock(): Promise<void> {
+    if (this.dialect === 'postgres') {
+      // Sequence values are handed out at insert time but become visible at commit time; two concurrent
+      // transactions could commit 8 after 9 and a reader that already moved its cursor to 9 would never see 8.
+      // Holding this lock until commit makes ids visible in increasing order, so cursors never skip an event.
+      // Re-taking it in the same transaction is free (advisory locks stack).
+      await sql`select pg_advisory_xact_lock(${EVENT_LOG_LOCK})`.execute(this.db);
+    }
+  }
+
+  async appendMany(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+    if (events.length === 0) return [];
+    await this.lock();
+    const stored: StoredEvent[] = [];
+    for (let start = 0; start < events.length; start += BULK_ROWS) {
+      const rows = await this.db
+        .insertInto('events')
+        .values(
+          events.slice(start, start + BULK_ROWS).map((e) => ({
+            kind: e.kind,
+            subject_id: e.subjectId,
+            provider: e.provider,
+            status: e.status,
+            provider_status: e.providerStatus,
+            source: e.source,
+            occurred_at: e.occurredAt ? iso(e.occurredAt) : null,
+            received_at: iso(e.receivedAt ?? new Date()),
+            data: json(e.data),
+          })),
+        )
+        .returningAll()
+        .execute();
+      stored.push(...rows.map(toEvent).sort((a, b) => a.id - b.id));
+    }
+    return stored;
+  }
+
+  async listAfter(after: number, filter: EventFilter, limit: number): Promise<StoredEvent[]> {
+    let query = this.db.selectFrom('events').selectAll().where('id', '>', after);
+    if (filter.kinds && filter.kinds.length > 0) query = query.where('kind', 'in', [...filter.kinds]);
+    if (filter.subjectIds && filter.subjectIds.length > 0) query = query.where('subject_id', 'in', [...filter.subjectIds]);
+    if (filter.provider) query = query.where('provider', '=', filter.provider);
+    const rows = await query.orderBy('id').limit(limit).execute();
+    return rows.map(toEvent);
+  }
+
+  async latestId(): Promise<number> {
+    const row = await this.db.selectFrom('events').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst();
+    return Number(row?.max ?? 0);
+  }
+}
+
+class SqlReceipts implements ReceiptRepository {
+  constructor(private readonly db: Db) {}
+
+  async insert(r: { provider: string; dedupeKey: string; body: string; eventId?: number | null }): Promise<boolean> {
+    const inserted = await this.db
+      .insertInto('callback_receipts')
+      .values({
+        provider: r.provider,
+        dedupe_key: r.dedupeKey,
+        body: r.body,
+        event_id: r.eventId ?? null,
+        received_at: iso(new Date()),
+      })
+      .onConflict((oc) => oc.columns(['provider', 'dedupe_key']).doNothing())
+      .returning('dedupe_key')
+      .executeTakeFirst();
+    return inserted !== undefined;
+  }
+
+  async linkEvent(provider: string, dedupeKey: string, eventId: number): Promise<void> {
+    await this.db
+      .updateTable('callback_receipts')
+      .set({ event_id: eventId })
+      .where('provider', '=', provider)
+      .where('dedupe_key', '=', dedupeKey)
+      .execute();
+  }
+
+  async count(provider?: string): Promise<number> {
+    let query = this.db.selectFrom('callback_receipts').select((eb) => eb.fn.countAll().as('n'));
+    if (provider) query = query.where('provider', '=', provider);
+    const row = await query.executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+}
+
+class SqlOperations implements OperationRepository {
+  constructor(
+    private readonly db: Db,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async claim(q: { key: string; operation: string; inputHash: string; leaseMs: number; ttlMs: number; now?: number }): Promise<OperationClaim> {
+    const now = q.now ?? Date.now();
+    const fresh = {
+      operation: q.operation,
+      input_hash: q.inputHash,
+      state: 'pending' as const,
+      result: null,
+      updated_at: iso(new Date(now)),
+      lease_until: iso(new Date(now + q.leaseMs)),
+      expires_at: iso(new Date(now + q.ttlMs)),
+    };
+    const inserted = await this.db
+      .insertInto('operations')
+      .values({ key: q.key, created_at: fresh.updated_at, ...fresh })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .returning('key')
+      .executeTakeFirst();
+    if (inserted) return { state: 'claimed' };
+
+    let select = this.db.selectFrom('operations').selectAll().where('key', '=', q.key);
+    if (this.dialect === 'postgres') select = select.forUpdate();
+    const row = await select.executeTakeFirst();
+    if (!row || Date.parse(row.expires_at) <= now) {
+      await this.db.deleteFrom('operations').where('key', '=', q.key).execute();
+      return this.claim(q);
+    }
+    if (row.operation !== q.operation || row.input_hash !== q.inputHash) {
+      return { state: 'mismatch', operation: row.operation };
+    }
+    if (row.state === 'done') return { state: 'done', result: row.result === null ? null : JSON.parse(row.result) };
+    if (Date.parse(row.lease_until) <= now) {
+      // The request that held the key died (its replica crashed); take over.
+      await this.db.updateTable('operations').set({ lease_until: fresh.lease_until }).where('key', '=', q.key).execute();
+      return { state: 'claimed' };
+    }
+    return { state: 'pending' };
+  }
+
+  async complete(key: string, result: unknown): Promise<void> {
+    await this.db
+      .updateTable('operations')
+      .set({ state: 'done', result: JSON.stringify(result ?? null), updated_at: iso(new Date()) })
+      .where('key', '=', key)
+      .execute();
+  }
+
+  async release(key: string): Promise<void> {
+    await this.db.deleteFrom('operations').where('key', '=', key).where('state', '=', 'pending').execute();
+  }
+
+  async purgeExpired(now = new Date()): Promise<number> {
+    const result = await this.db.deleteFrom('operations').where('expires_at', '<=', iso(now)).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+/** The Kysely implementation of {@link Store}; SQLite and PostgreSQL differ only in the dialect handed in. */
+export class SqlStore implements Store {
+  readonly flows: FlowRepository;
+  readonly events: EventRepository;
+  readonly receipts: ReceiptRepository;
+  readonly operations: OperationRepository;
+  readonly cancelTasks: CancelTaskRepository;
+  readonly rescissions: RescissionRepository;
+  readonly autoDebits: AutoDebitRepository;
+
+  constructor(
+    readonly db: Db,
+    readonly dialect: Dialect,
+    private readonly inTransaction = false,
+  ) {
+    this.flows = new SqlFlows(db);
+    this.events = new SqlEvents(db, dialect);
+    this.receipts = new SqlReceipts(db);
+    this.operations = new SqlOperations(db, dialect);
+    this.cancelTasks = new SqlCancelTasks(db, dialect);
+    this.rescissions = new SqlRescissions(db, dialect);
+    this.autoDebits = new SqlAutoDebits(db, dialect);
+  }
+
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this);
+    return (this.db as Kysely<Database>).transaction().execute((trx) => fn(new SqlStore(trx, this.dialect, true)));
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async migrate(): Promise<void> {
+    // Kysely looks for its bookkeeping tables in every schema it can see; naming the current one keeps two
+    // deployments sharing a PostgreSQL database under different search_paths from reading each other's.
+    let migrationTableSchema: string | undefined;
+    if (this.dialect === 'postgres') {
+      const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db);
+      migrationTableSchema = rows[0]?.schema;
+    }
+    const migrator = new Migrator({
+      db: this.db as Kysely<Database>,
+      provider: new CodeMigrations(this.dialect),
+      migrationTableSchema,
+      // Feature migrations are independent of each other; a database that already ran a later-numbered one must
+      // still accept an earlier-numbered one added afterwards.
+      allowUnorderedMigrations: true,
+    });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+      throw new Error(`migration ${failed ?? '(unknown)'} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await (this.db as Kysely<Database>).destroy();
+  }
+}

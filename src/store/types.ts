@@ -1,0 +1,127 @@
+import type { EventSource, SignFlowStatus, SignProvider } from '../domain/model';
+import type { CancelTaskRepository } from './cancel-tasks';
+import type { AutoDebitRepository } from './auto-debits';
+import type { RescissionRepository } from './rescissions';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Flow {
+  seq: number;
+  id: string;
+  provider: SignProvider;
+  providerFlowId: string;
+  status: SignFlowStatus;
+  providerStatus: string | null;
+  fileUrl: string | null;
+  endedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  data: Record<string, unknown> | null;
+}
+
+export interface FlowWrite {
+  id: string;
+  provider: SignProvider;
+  providerFlowId: string;
+  status: SignFlowStatus;
+  providerStatus?: string | null;
+  fileUrl?: string | null;
+  endedAt?: Date | null;
+  data?: Record<string, unknown> | null;
+}
+
+export type EventKind = 'signflow' | 'autodebit' | 'canceltask' | 'rescission';
+
+export interface StoredEvent {
+  id: number;
+  kind: EventKind;
+  subjectId: string;
+  provider: string;
+  status: string;
+  providerStatus: string | null;
+  source: EventSource;
+  occurredAt: Date | null;
+  receivedAt: Date;
+  data: Record<string, unknown> | null;
+}
+
+export type NewEvent = Omit<StoredEvent, 'id' | 'receivedAt'> & { receivedAt?: Date };
+
+export interface EventFilter {
+  kinds?: readonly EventKind[];
+  subjectIds?: readonly string[];
+  provider?: string;
+}
+
+export type OperationClaim =
+  | { state: 'claimed' }
+  | { state: 'done'; result: unknown }
+  | { state: 'pending' }
+  | { state: 'mismatch'; operation: string };
+
+export interface FlowRepository {
+  get(id: string): Promise<Flow | undefined>;
+  /** One query for any number of ids; the map holds the ones found. */
+  getMany(ids: readonly string[]): Promise<Map<string, Flow>>;
+  /** Inserts, or updates the mutable fields of, the flow with `write.id`. */
+  save(write: FlowWrite): Promise<Flow>;
+  /** `save` for many flows in one statement per few hundred (batch outcomes); `status` is written as given. */
+  saveMany(writes: readonly FlowWrite[]): Promise<void>;
+  /** Insertion order; `after` is the `seq` of the last flow of the previous page. */
+  list(q: { provider?: SignProvider; status?: SignFlowStatus; after?: number; first: number }): Promise<Flow[]>;
+}
+
+export interface EventRepository {
+  /** Must run inside a transaction; ids become visible in increasing order (see the PostgreSQL dialect). */
+  append(event: NewEvent): Promise<StoredEvent>;
+  /** `append` for many events in one statement per few hundred, ids in the order given. Same transaction rule. */
+  appendMany(events: readonly NewEvent[]): Promise<StoredEvent[]>;
+  /**
+   * Takes the event log's writer lock for the rest of the transaction (PostgreSQL; SQLite has one writer anyway).
+   * A transaction that will append events after locking rows other writers touch must call this first: writers
+   * then queue on the log lock before taking any row lock, so they cannot deadlock each other.
+   */
+  lock(): Promise<void>;
+  /** Events with id > after, oldest first. */
+  listAfter(after: number, filter: EventFilter, limit: number): Promise<StoredEvent[]>;
+  /** The newest id, 0 when the log is empty. */
+  latestId(): Promise<number>;
+}
+
+export interface ReceiptRepository {
+  /** False when this (provider, key) was already received: the callback is a retry. */
+  insert(r: { provider: string; dedupeKey: string; body: string; eventId?: number | null }): Promise<boolean>;
+  linkEvent(provider: string, dedupeKey: string, eventId: number): Promise<void>;
+  count(provider?: string): Promise<number>;
+}
+
+export interface OperationRepository {
+  /**
+   * Claims an idempotency key for one run of `operation` with `inputHash`. `claimed`: the caller runs the operation
+   * and must `complete` or `release`; `done`: replay `result`; `pending`: another request holds it (retry later);
+   * `mismatch`: the key was used for a different input.
+   */
+  claim(q: { key: string; operation: string; inputHash: string; leaseMs: number; ttlMs: number; now?: number }): Promise<OperationClaim>;
+  complete(key: string, result: unknown): Promise<void>;
+  release(key: string): Promise<void>;
+  purgeExpired(now?: Date): Promise<number>;
+}
+
+/**
+ * The repository interface every store implements. Feature repositories hang off it; `transaction` hands the
+ * callback a Store whose repositories all write in that one transaction.
+ */
+export interface Store {
+  readonly dialect: Dialect;
+  readonly flows: FlowRepository;
+  readonly events: EventRepository;
+  readonly receipts: ReceiptRepository;
+  readonly operations: OperationRepository;
+  readonly cancelTasks: CancelTaskRepository;
+  readonly rescissions: RescissionRepository;
+  readonly autoDebits: AutoDebitRepository;
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  /** Cheap round trip for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
