@@ -78,7 +78,10 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const logger = options.logger ?? createLogger({ level: config.logLevel });
 
   const store: SqlStore = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onQuery: options.onStoreQuery });
-  const notifier: Notifier = createNotifier({ redisUrl: config.redisUrl, logger });
+  const notifier: Notifier = await createNotifier({ redisUrl: config.redisUrl, logger }).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
   const feed = new EventFeed(store, notifier, { logger, pollIntervalMs: options.pollIntervalMs ?? config.eventPollIntervalMs });
   await feed.start();
   const recorder = new FlowRecorder(store, feed);

@@ -66,13 +66,43 @@ class PubSubNotifier implements Notifier {
   }
 }
 
-export function createNotifier(options: { redisUrl?: string; logger?: Logger } = {}): Notifier {
+/**
+ * In-process wake-ups, or with `redisUrl` wake-ups shared by every replica. With Redis it resolves once both
+ * connections are ready, and rejects (naming the host, never the password) when Redis cannot be reached.
+ */
+export async function createNotifier(options: { redisUrl?: string; logger?: Logger } = {}): Promise<Notifier> {
   if (!options.redisUrl) return new PubSubNotifier(createPubSub<Topics>(), [], options.logger);
-  const publishClient = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
-  const subscribeClient = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
-  for (const client of [publishClient, subscribeClient]) {
+  // lazyConnect + connect() before the first SUBSCRIBE: ioredis 5 may send its handshake commands (CLIENT SETINFO,
+  // the INFO ready check) after a SUBSCRIBE issued while connecting, which breaks the subscriber connection with
+  // "Connection in subscriber mode" and leaves this replica deaf to the others (redis/ioredis#2037). On a later
+  // reconnect ioredis re-subscribes only after the handshake, so the race exists at start-up alone.
+  const settings = { maxRetriesPerRequest: 2, lazyConnect: true } as const;
+  const publishClient = new Redis(options.redisUrl, settings);
+  const subscribeClient = new Redis(options.redisUrl, settings);
+  const clients = [publishClient, subscribeClient];
+  for (const client of clients) {
     client.on('error', (error) => options.logger?.warn({ err: error.message }, 'redis connection error'));
   }
-  const eventTarget = createRedisEventTarget<PubSubEvent<Topics, typeof TOPIC>>({ publishClient, subscribeClient });
-  return new PubSubNotifier(createPubSub<Topics>({ eventTarget }), [publishClient, subscribeClient], options.logger);
+  try {
+    await Promise.all(clients.map((client) => client.connect()));
+  } catch (error) {
+    clients.forEach((client) => client.disconnect());
+    const { host, port } = publishClient.options;
+    throw new Error(`REDIS_URL: cannot connect to Redis at ${host}:${port}: ${(error as Error).message}`);
+  }
+  // The event target fires its PUBLISH/SUBSCRIBE/UNSUBSCRIBE commands without handling their promises; during a
+  // Redis outage (or an UNSUBSCRIBE racing quit at shutdown) each rejection would be unhandled and end the process.
+  // A wake-up that fails is only late (polling finds the event), so failures are logged instead.
+  const settle = (command: string) => (error: Error) => options.logger?.warn({ err: error.message, command }, 'redis command failed');
+  const publisher = { publish: (channel: string, message: string) => publishClient.publish(channel, message).catch(settle('PUBLISH')) };
+  const subscriber = {
+    on: (event: 'message', listener: (channel: string, message: string) => void) => subscribeClient.on(event, listener),
+    subscribe: (channel: string) => subscribeClient.subscribe(channel).catch(settle('SUBSCRIBE')),
+    unsubscribe: (channel: string) => subscribeClient.unsubscribe(channel).catch(settle('UNSUBSCRIBE')),
+  };
+  const eventTarget = createRedisEventTarget<PubSubEvent<Topics, typeof TOPIC>>({
+    publishClient: publisher as unknown as Redis,
+    subscribeClient: subscriber as unknown as Redis,
+  });
+  return new PubSubNotifier(createPubSub<Topics>({ eventTarget }), clients, options.logger);
 }

@@ -148,7 +148,10 @@ class SqlFlows implements FlowRepository {
 /** Rows per multi-row statement: far below both dialects' bound-parameter limits. */
 const BULK_ROWS = 500;
 
-/** Arbitrary constant naming the advisory lock that orders event-log commits on PostgreSQL. */
+/**
+ * Arbitrary constant naming the advisory lock that orders event-log commits on PostgreSQL; paired with the schema,
+ * so deployments sharing one database in different schemas do not serialize each other's commits.
+ */
 const EVENT_LOG_LOCK = 720_011;
 
 class SqlEvents implements EventRepository {
@@ -168,7 +171,7 @@ class SqlEvents implements EventRepository {
       // transactions could commit 8 after 9 and a reader that already moved its cursor to 9 would never see 8.
       // Holding this lock until commit makes ids visible in increasing order, so cursors never skip an event.
       // Re-taking it in the same transaction is free (advisory locks stack).
-      await sql`select pg_advisory_xact_lock(${EVENT_LOG_LOCK})`.execute(this.db);
+      await sql`select pg_advisory_xact_lock(${EVENT_LOG_LOCK}, hashtext(current_schema()))`.execute(this.db);
     }
   }
 

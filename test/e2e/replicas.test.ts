@@ -59,7 +59,9 @@ const MEMBER = '40eb61714d9e49088bac7a3c56d69d66';
     await waitFor(async () => {
       await callback(b, `sentinel${Date.now()}`);
       return sub.items.length > 0;
-    }, { what: 'the subscription on B to go live', intervalMs: 200, timeoutMs: 20_000 });
+    }, { what: 'the subscription on B to go live', intervalMs: 200, timeoutMs: 20_000 }).catch((error: Error) => {
+      throw new Error(`${error.message}\nsubscription errors: ${JSON.stringify(sub.errors)}\nB printed:\n${b.output()}`);
+    });
     const before = sub.items.length;
     expect(await callback(a, 'replicalive00000000000000000000001')).toEqual({ response_code: '000' });
     await waitFor(() => sub.items.slice(before).some((m) => m.signFlowEvents.flow.id === 'ETC:replicalive00000000000000000000001'), {

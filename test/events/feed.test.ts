@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { EventFeed } from '../../src/events/feed';
 import { createNotifier, type Notifier } from '../../src/events/notifier';
 import type { SqlStore } from '../../src/store';
@@ -29,7 +30,7 @@ describe('EventFeed', () => {
   let feed: EventFeed;
   beforeEach(async () => {
     store = await sqliteFactory().open();
-    notifier = createNotifier();
+    notifier = await createNotifier();
     feed = new EventFeed(store, notifier, { pollIntervalMs: 60_000, batchSize: 7, maxBuffered: 5 });
     await feed.start();
   });
@@ -104,8 +105,8 @@ const REDIS = process.env.TEST_REDIS_URL;
 if (!REDIS) process.stdout.write('[redis notifier] skipped: TEST_REDIS_URL is not set\n');
 (REDIS ? describe : describe.skip)('Redis wake-ups', () => {
   it('a publish on one notifier reaches another connected to the same Redis', async () => {
-    const a = createNotifier({ redisUrl: REDIS });
-    const b = createNotifier({ redisUrl: REDIS });
+    const a = await createNotifier({ redisUrl: REDIS });
+    const b = await createNotifier({ redisUrl: REDIS });
     const seen: number[] = [];
     const stop = b.subscribe((id) => seen.push(id));
     try {
@@ -120,5 +121,42 @@ if (!REDIS) process.stdout.write('[redis notifier] skipped: TEST_REDIS_URL is no
       await a.close();
       await b.close();
     }
+  });
+
+  // ioredis 5 can send its handshake commands after a SUBSCRIBE issued while the connection is still being set up,
+  // which leaves the subscriber connection broken with "Connection in subscriber mode" (redis/ioredis#2037). A
+  // replica that starts this way never hears another replica's wake-ups, so every fresh notifier is checked here.
+  it('a notifier subscribed right after it is created hears wake-ups, every time', async () => {
+    const a = await createNotifier({ redisUrl: REDIS });
+    try {
+      for (let round = 0; round < 25; round++) {
+        const errors: unknown[] = [];
+        const b = await createNotifier({ redisUrl: REDIS, logger: pino({ level: 'warn' }, { write: (line: string) => errors.push(JSON.parse(line).err ?? line) }) });
+        await new Promise((resolve) => setTimeout(resolve, round % 5));
+        const seen: number[] = [];
+        const stop = b.subscribe((id) => seen.push(id));
+        try {
+          const marker = 800_000_000 + round;
+          await waitFor(() => {
+            a.publish(marker);
+            return seen.includes(marker);
+          }, { intervalMs: 20, timeoutMs: 3_000, what: `the wake-up through Redis in round ${round}` });
+          expect(errors).toEqual([]);
+        } finally {
+          stop();
+          await b.close();
+        }
+      }
+    } finally {
+      await a.close();
+    }
+  }, 90_000);
+});
+
+describe('createNotifier', () => {
+  it('refuses to start when Redis cannot be reached, naming the host and never the password', async () => {
+    const attempt = createNotifier({ redisUrl: 'redis://:hunter2-secret@127.0.0.1:1' });
+    await expect(attempt).rejects.toThrow(/^REDIS_URL: cannot connect to Redis at 127\.0\.0\.1:1: /);
+    await expect(attempt).rejects.not.toThrow(/hunter2/);
   });
 });
