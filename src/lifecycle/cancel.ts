@@ -14,6 +14,8 @@ import type { Idempotency } from './idempotency';
 import type { FlowRecorder, StatusReport } from './recorder';
 
 export type CancelTaskLoader = DataLoader<string, CancelTask | null>;
+/** A task's items by task id: one query for every task an operation touches. */
+export type CancelItemsLoader = DataLoader<string, CancelItem[]>;
 
 /** Provider-neutral codes of `CancelItem.code`, beside the provider failure codes (PROVIDER_TIMEOUT, …). */
 export const CancelItemCode = {
@@ -195,8 +197,15 @@ export class CancelService {
     );
   }
 
-  items(id: string): Promise<CancelItem[]> {
-    return this.store.cancelTasks.items(id);
+  createItemsLoader(): CancelItemsLoader {
+    return new DataLoader<string, CancelItem[]>(
+      async (ids) => {
+        const found = await this.store.cancelTasks.itemsOfTasks(ids);
+        return ids.map((id) => found.get(id) ?? []);
+      },
+      // A task may carry thousands of items: a few tasks per query keeps each answer bounded.
+      { maxBatchSize: 50 },
+    );
   }
 
   /** Resumes tasks left PROCESSING by a process that stopped, now and then every half lease. */

@@ -8,6 +8,8 @@ import type { Idempotency } from './idempotency';
 import type { FlowRecorder } from './recorder';
 
 export type FlowLoader = DataLoader<string, Flow | null>;
+/** Store-only: null for a flow the store has never seen, and never a provider call. */
+export type StoredFlowLoader = DataLoader<string, Flow | null>;
 
 export interface RevokeInput {
   id: string;
@@ -47,6 +49,17 @@ export class FlowService {
    */
   createLoader(): FlowLoader {
     return new DataLoader<string, Flow | null>((ids) => this.loadMany(ids), { maxBatchSize: 1000 });
+  }
+
+  /** A per-request loader that never reads through: for lists (a cancel task's items) that may name thousands of flows. */
+  createStoredLoader(): StoredFlowLoader {
+    return new DataLoader<string, Flow | null>(
+      async (ids) => {
+        const stored = await this.store.flows.getMany(ids);
+        return ids.map((id) => stored.get(id) ?? null);
+      },
+      { maxBatchSize: 1000 },
+    );
   }
 
   private async loadMany(ids: readonly string[]): Promise<(Flow | null | Error)[]> {

@@ -79,6 +79,8 @@ export interface CancelTaskRepository {
   lock(id: string): Promise<void>;
   /** In input order. */
   items(taskId: string, q?: { pendingOnly?: boolean; provider?: SignProvider }): Promise<CancelItem[]>;
+  /** Every item of each task, in input order, in one query; tasks without items (or unknown) are absent. */
+  itemsOfTasks(taskIds: readonly string[]): Promise<Map<string, CancelItem[]>>;
   /** Items carried by a provider's batch task, across our tasks (normally one). */
   itemsByProviderTask(provider: SignProvider, providerTaskId: string): Promise<CancelItem[]>;
   assignProviderTask(taskId: string, positions: readonly number[], providerTaskId: string): Promise<void>;
@@ -258,6 +260,25 @@ export class SqlCancelTasks implements CancelTaskRepository {
     if (q.provider) query = query.where('provider', '=', q.provider);
     const rows = await query.orderBy('position').execute();
     return rows.map(toItem);
+  }
+
+  async itemsOfTasks(taskIds: readonly string[]): Promise<Map<string, CancelItem[]>> {
+    const found = new Map<string, CancelItem[]>();
+    if (taskIds.length === 0) return found;
+    const rows = await this.db
+      .selectFrom('cancel_items')
+      .selectAll()
+      .where('task_id', 'in', [...new Set(taskIds)])
+      .orderBy('task_id')
+      .orderBy('position')
+      .execute();
+    for (const row of rows) {
+      const item = toItem(row);
+      const list = found.get(item.taskId);
+      if (list) list.push(item);
+      else found.set(item.taskId, [item]);
+    }
+    return found;
   }
 
   async itemsByProviderTask(provider: SignProvider, providerTaskId: string): Promise<CancelItem[]> {

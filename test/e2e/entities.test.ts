@@ -225,4 +225,23 @@ describe.each(ENTITY_CASES)('_entities for $typename', (entity) => {
     expect(reads).toHaveLength(1);
     expect(reads[0]).toMatch(/ in \(/i);
   });
+
+  if (entity.typename === 'CancelTask') {
+    it("reads every task's items, and their flows, with one query each, whatever the number of tasks", async () => {
+      const ids = await entity.create(h.app, 3);
+      const { result, statements, calls } = await entities(
+        h,
+        ids.map((id) => ({ __typename: 'CancelTask', id })),
+        'id items { ok flow { id status } }',
+        ['etc'],
+      );
+      expect(result.errors).toBeUndefined();
+      const tasks = result.data!._entities as Array<{ id: string; items: Array<{ ok: boolean | null; flow: { id: string; status: string } }> }>;
+      expect(tasks.map((t) => t.items.length)).toEqual([2, 2, 2]);
+      expect(tasks.flatMap((t) => t.items.map((i) => [i.ok, i.flow.status]))).toEqual(Array(6).fill([true, 'REVOKED']));
+      expect(statements.filter((sql) => /^select\b[\s\S]*?\bfrom "cancel_items"/i.test(sql))).toHaveLength(1);
+      expect(idReads(statements, 'flows')).toHaveLength(1);
+      expect(calls).toEqual({ etc: [] });
+    });
+  }
 });

@@ -55,6 +55,20 @@ describe.each(storeFactories().map((f) => [f.name, f] as const))('cancel tasks s
     expect((await store.cancelTasks.refresh('t3')).state).toBe(state);
   });
 
+  it('reads the items of several tasks in one call, each in input order', async () => {
+    await create('ta', [item(3), item(1, 'ETC'), item(2)]);
+    await create('tb', [item(9)]);
+    const found = await store.cancelTasks.itemsOfTasks(['tb', 'ta', 'missing', 'ta']);
+    expect([...found.keys()].sort()).toEqual(['ta', 'tb']);
+    expect(found.get('ta')!.map((i) => [i.position, i.flowId])).toEqual([
+      [0, 'TENCENT_ESS:f3'],
+      [1, 'ETC:f1'],
+      [2, 'TENCENT_ESS:f2'],
+    ]);
+    expect(found.get('tb')!.map((i) => i.flowId)).toEqual(['TENCENT_ESS:f9']);
+    expect(await store.cancelTasks.itemsOfTasks([])).toEqual(new Map());
+  });
+
   it('finds items by the provider task that carries them', async () => {
     await create('t4', [item(1), item(2), item(3)]);
     await store.cancelTasks.assignProviderTask('t4', [0, 2], 'yDtask');

@@ -13,16 +13,6 @@ class CancelTaskProgressArgs {
   id!: string;
 }
 
-/** Store-only lookups for items: a cancel task may name thousands of flows, which are never read through here. */
-async function storedFlows(ctx: Context, ids: readonly string[]): Promise<Map<string, Flow>> {
-  const found = new Map<string, Flow>();
-  const unique = [...new Set(ids)];
-  for (let i = 0; i < unique.length; i += 1000) {
-    for (const [id, flow] of await ctx.services.store.flows.getMany(unique.slice(i, i + 1000))) found.set(id, flow);
-  }
-  return found;
-}
-
 /** A flow the store has never read (a flow id Tencent did not know): what the item itself says about it. */
 function unreadFlow(item: { flowId: string; provider: Flow['provider']; providerFlowId: string; updatedAt: Date }): Flow {
   return {
@@ -90,14 +80,15 @@ export class CancelTaskResolver {
 
   @FieldResolver(() => [CancelItem], { description: 'One per requested flow, in input order.' })
   async items(@Root() task: StoredTask, @Ctx() ctx: Context): Promise<CancelItem[]> {
-    const items = await ctx.services.cancels.items(task.id);
-    const flows = await storedFlows(ctx, items.map((item) => item.flowId));
-    return items.map((item) => ({
-      flow: flows.get(item.flowId) ?? unreadFlow(item),
-      ok: item.settled ? item.ok : null,
-      code: item.code,
-      reason: item.reason,
-    }));
+    // Batched across every task in the operation (a list of tasks, or `_entities`): one items query, and the flows
+    // from the store only — a task may name thousands of flows, which are never read through from here.
+    const items = await ctx.loaders.cancelItems.load(task.id);
+    const flows = await ctx.loaders.storedFlows.loadMany(items.map((item) => item.flowId));
+    return items.map((item, i) => {
+      const flow = flows[i];
+      if (flow instanceof Error) throw flow;
+      return { flow: flow ?? unreadFlow(item), ok: item.settled ? item.ok : null, code: item.code, reason: item.reason };
+    });
   }
 
   @Subscription(() => CancelTask, {
