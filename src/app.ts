@@ -234,9 +234,13 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
 
   logger.info({ url: localBase(), publicUrl: redactUrl(publicUrl), sandbox: config.sandbox, store: store.dialect, pubsub: config.redisUrl ? 'redis' : 'in-process' }, 'listening');
 
-  // Idempotency keys are kept for their retention period, then purged, so the table does not grow forever.
+  // Idempotency keys are kept for their retention period, then purged, so the table does not grow forever; so are
+  // provider task results no task of ours claimed within a day (batches started by someone else).
   const purge = setInterval(() => {
     store.operations.purgeExpired().catch((error) => logger.warn({ err: error }, 'purging expired idempotency keys failed'));
+    store.cancelTasks
+      .purgeEarlyResults(new Date(Date.now() - 86_400_000))
+      .catch((error) => logger.warn({ err: error }, 'purging unclaimed provider task results failed'));
   }, 3600_000);
   purge.unref();
 

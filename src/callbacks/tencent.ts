@@ -159,7 +159,7 @@ export function tencentCallbackHandler(deps: {
             deps.logger.info({ provider: TENCENT, providerTask: cb.taskId }, 'Tencent CancelFlows notice stored; reading the task');
             break;
           }
-          // The receipt is stored with the task's update; a batch this API did not start leaves the receipt only.
+          // The receipt is stored with the task's update; a result for a batch not (yet) recorded is parked with it.
           const result = await deps.cancels.applyTaskResult(TENCENT, cb.taskId, cb.result, 'CALLBACK', { dedupeKey: cb.msgId, body: cb.plaintext });
           deps.logger.info({ provider: TENCENT, providerTask: cb.taskId, known: result.known, duplicate: result.duplicate, events: result.events }, 'Tencent CancelFlows stored');
           break;

@@ -307,9 +307,9 @@ export class CancelService {
   private async create(refs: readonly FlowRef[], request: CancelRequest, itemFailures: Map<SignProvider, ItemOutcome>): Promise<CancelResult> {
     const ids = refs.map(flowId);
     const known = new Map<string, { status: string; terminal: boolean }>();
-    for (const part of chunk([...new Set(ids)], 1000)) {
-      for (const [id, flow] of await this.store.flows.getMany(part)) known.set(id, { status: flow.status, terminal: isTerminal(flow.status) });
-    }
+    // Time before the first provider call: one read (the store chunks it where it must).
+    const found = await this.store.flows.getMany(ids);
+    for (const [id, flow] of found) known.set(id, { status: flow.status, terminal: isTerminal(flow.status) });
     const firstAt = new Map<string, number>();
     const items: NewCancelItem[] = refs.map((ref, i) => {
       const id = ids[i] as string;
@@ -423,7 +423,7 @@ export class CancelService {
       });
       // The accepted flows are tied to the provider task first, so its callback finds them even while the refused
       // ones are still being re-read.
-      await this.store.cancelTasks.assignProviderTask(task.id, accepted, answer.providerTaskId);
+      await this.attachProviderTask(task.id, provider.provider, accepted, answer.providerTaskId);
       if (refused.length > 0) {
         const outcomes = await this.refusalOutcomes(provider, refused, reasons, signal);
         await this.update(task.id, 'MUTATION', (tx) => tx.cancelTasks.settle(task.id, outcomes));
@@ -630,11 +630,20 @@ export class CancelService {
   ): Promise<{ known: boolean; duplicate: boolean; events: number }> {
     const cancelledStatus = this.batchProviders.get(provider)?.cancelledStatus ?? null;
     const outcome = await this.store.transaction(async (tx) => {
+      // The log lock first (see EventRepository.lock); it also orders this read of the items against the
+      // assignment of a provider task to them (attachProviderTask), so a result is either applied here or parked
+      // and picked up there — never neither.
+      await tx.events.lock();
       if (receipt && !(await tx.receipts.insert({ provider, dedupeKey: receipt.dedupeKey, body: receipt.body }))) {
         return { known: true, duplicate: true, events: [] as StoredEvent[], flowEvents: [] as StoredEvent[] };
       }
       const items = await tx.cancelTasks.itemsByProviderTask(provider, providerTaskId);
-      if (items.length === 0) return { known: false, duplicate: false, events: [] as StoredEvent[], flowEvents: [] as StoredEvent[] };
+      if (items.length === 0) {
+        // Either a batch this API never started, or the provider finished ours and called back before the answer
+        // to the call that started it was stored: kept for attachProviderTask (purged after a day if unclaimed).
+        await tx.cancelTasks.parkEarlyResult({ provider, providerTaskId, source, result: JSON.stringify(result) });
+        return { known: false, duplicate: false, events: [] as StoredEvent[], flowEvents: [] as StoredEvent[] };
+      }
       const success = new Set(result.successFlowIds);
       const failures = new Map(result.failureFlows.map((f) => [f.flowId, f.reason]));
       const byTask = groupBy(items, (item) => item.taskId);
@@ -671,6 +680,27 @@ export class CancelService {
     if (last) this.feed.published(last);
     for (const event of outcome.events) if (isFinished({ state: event.status as CancelTask['state'] })) this.running.get(event.subjectId)?.wake();
     return { known: outcome.known, duplicate: outcome.duplicate, events: outcome.events.length };
+  }
+
+  /**
+   * Records which items a provider task carries, then applies any result of that task that arrived before this
+   * (parked by applyTaskResult): a fast provider can call back before the answer to the call is stored.
+   */
+  private async attachProviderTask(taskId: string, provider: SignProvider, positions: readonly number[], providerTaskId: string): Promise<void> {
+    // Nothing accepted: the provider task carries none of our flows, and a result for it would only be parked again.
+    if (positions.length === 0) return;
+    const early = await this.store.transaction(async (tx) => {
+      await tx.events.lock();
+      await tx.cancelTasks.assignProviderTask(taskId, positions, providerTaskId);
+      return tx.cancelTasks.earlyResults(provider, providerTaskId);
+    });
+    if (early.length === 0) return;
+    for (const parked of early) {
+      await this.applyTaskResult(provider, providerTaskId, JSON.parse(parked.result) as BatchTaskResult, parked.source as EventSource);
+    }
+    // Dropped only once applied: a crash before this leaves the run to be resumed, which polls the task anyway.
+    await this.store.cancelTasks.dropEarlyResults(early.map((e) => e.id));
+    this.logger.info({ task: taskId, provider, providerTask: providerTaskId, results: early.length }, 'applied a provider task result that arrived before the task was recorded');
   }
 
   /**

@@ -170,6 +170,11 @@ export interface FaultSpec {
   count?: number;
   /** latency only: delay before the answer. */
   ms?: number;
+  /**
+   * latency only: `request` (default) holds the request before the emulator acts on it; `response` acts on it at
+   * once (its callbacks may go out) and holds only the answer, as a slow network back to the client would.
+   */
+  phase?: 'request' | 'response';
   /** error only: the provider's error code; the emulator picks its default (ETC "500"). */
   code?: string;
   /** error only: the provider's error message; the emulator picks its default. */
@@ -183,7 +188,7 @@ export interface Fault extends FaultSpec {
   createdAt: string;
 }
 
-const FAULT_FIELDS = ['provider', 'kind', 'match', 'count', 'ms', 'code', 'message'] as const;
+const FAULT_FIELDS = ['provider', 'kind', 'match', 'count', 'ms', 'phase', 'code', 'message'] as const;
 const MAX_LATENCY_MS = 10 * 60_000;
 
 /**
@@ -193,7 +198,7 @@ const MAX_LATENCY_MS = 10 * 60_000;
 export function parseFaultSpec(body: unknown, available: readonly ProviderName[] = PROVIDER_NAMES): FaultSpec {
   if (!isPlainObject(body)) throw badRequest('body must be a JSON object');
   rejectUnknownFields(body, FAULT_FIELDS);
-  const { provider, kind, match, count, ms, code, message } = body;
+  const { provider, kind, match, count, ms, phase, code, message } = body;
   if (!isProviderName(provider)) {
     throw badRequest(`provider must be one of ${PROVIDER_NAMES.join(', ')}`, 'provider');
   }
@@ -218,8 +223,14 @@ export function parseFaultSpec(body: unknown, available: readonly ProviderName[]
       throw badRequest(`ms must be an integer from 0 to ${MAX_LATENCY_MS}`, 'ms');
     }
     spec.ms = ms as number;
+    if (phase !== undefined) {
+      if (phase !== 'request' && phase !== 'response') throw badRequest('phase must be "request" or "response"', 'phase');
+      spec.phase = phase;
+    }
   } else if (ms !== undefined) {
     throw badRequest('ms applies only to kind latency', 'ms');
+  } else if (phase !== undefined) {
+    throw badRequest('phase applies only to kind latency', 'phase');
   }
   for (const [name, value] of [
     ['code', code],
@@ -767,13 +778,15 @@ export class SandboxKit {
     });
 
     const latency = this.faults.take(provider, ['latency'], [operation]);
-    if (latency) {
-      record.faults.push(latency.id);
+    const hold = async (): Promise<boolean> => {
+      if (!latency) return true;
       this.held.add(res);
       const waited = await this.timers.sleep(latency.ms ?? 0);
       this.held.delete(res);
-      if (!waited || res.destroyed) return;
-    }
+      return waited && !res.destroyed;
+    };
+    if (latency) record.faults.push(latency.id);
+    if (latency?.phase !== 'response' && !(await hold())) return;
 
     const blocking = this.faults.take(provider, ['timeout', 'error', 'rate-limit'], [operation]);
     let reply: EmulatorReply;
@@ -795,6 +808,7 @@ export class SandboxKit {
         reply = { status: 500, body: { error: 'sandbox emulator failed', message: String(error) } };
       }
     }
+    if (latency?.phase === 'response' && !(await hold())) return;
     if (res.destroyed) return;
     record.status = reply.status ?? 200;
     record.response = Buffer.isBuffer(reply.body) ? reply.body.toString('utf8') : reply.body;

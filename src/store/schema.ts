@@ -1,5 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
-import type { CancelItemsTable, CancelTasksTable } from './cancel-tasks';
+import type { CancelItemsTable, CancelTasksTable, EarlyTaskResultsTable } from './cancel-tasks';
 import type { AutoDebitsTable } from './auto-debits';
 import type { RescissionsTable } from './rescissions';
 
@@ -68,6 +68,7 @@ export interface Database {
   operations: OperationsTable;
   cancel_tasks: CancelTasksTable;
   cancel_items: CancelItemsTable;
+  early_task_results: EarlyTaskResultsTable;
   rescissions: RescissionsTable;
   auto_debits: AutoDebitsTable;
 }

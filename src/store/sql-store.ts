@@ -59,8 +59,20 @@ function toEvent(row: Selectable<EventsTable>): StoredEvent {
   };
 }
 
+/** Ids per `in (…)` list on SQLite: well below its bound-parameter limit. */
+const SQLITE_IN_CHUNK = 1000;
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
 class SqlFlows implements FlowRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly dialect: Dialect,
+  ) {}
 
   async get(id: string): Promise<Flow | undefined> {
     const row = await this.db.selectFrom('flows').selectAll().where('id', '=', id).executeTakeFirst();
@@ -70,7 +82,12 @@ class SqlFlows implements FlowRepository {
   async getMany(ids: readonly string[]): Promise<Map<string, Flow>> {
     const found = new Map<string, Flow>();
     if (ids.length === 0) return found;
-    const rows = await this.db.selectFrom('flows').selectAll().where('id', 'in', [...new Set(ids)]).execute();
+    const unique = [...new Set(ids)];
+    // PostgreSQL takes the ids as one array parameter, however many; SQLite binds each, so it reads in chunks.
+    const rows =
+      this.dialect === 'postgres'
+        ? await this.db.selectFrom('flows').selectAll().where('id', '=', sql<string>`any(${unique}::text[])`).execute()
+        : (await Promise.all(chunk(unique, SQLITE_IN_CHUNK).map((part) => this.db.selectFrom('flows').selectAll().where('id', 'in', part).execute()))).flat();
     for (const row of rows) found.set(row.id, toFlow(row));
     return found;
   }
@@ -330,7 +347,7 @@ export class SqlStore implements Store {
     readonly dialect: Dialect,
     private readonly inTransaction = false,
   ) {
-    this.flows = new SqlFlows(db);
+    this.flows = new SqlFlows(db, dialect);
     this.events = new SqlEvents(db, dialect);
     this.receipts = new SqlReceipts(db);
     this.operations = new SqlOperations(db, dialect);

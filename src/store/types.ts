@@ -61,7 +61,7 @@ export type OperationClaim =
 
 export interface FlowRepository {
   get(id: string): Promise<Flow | undefined>;
-  /** One query for any number of ids; the map holds the ones found. */
+  /** Any number of ids (one query on PostgreSQL, chunks of 1,000 on SQLite); the map holds the ones found. */
   getMany(ids: readonly string[]): Promise<Map<string, Flow>>;
   /** Inserts, or updates the mutable fields of, the flow with `write.id`. */
   save(write: FlowWrite): Promise<Flow>;

@@ -259,3 +259,32 @@ describe('cancel task deadline and recovery', () => {
     expect(sent.map((r) => r.body.FlowIds)).toEqual([[open.slice('TENCENT_ESS:'.length)]]);
   });
 });
+
+describe('a CancelFlows callback that arrives before the answer to ChannelBatchCancelFlows', () => {
+  let app: TestApp;
+  beforeEach(async () => {
+    // Polling this slow cannot finish the task within the test: only the callback's result can.
+    app = await startTestApp({ cancel: { pollIntervalMs: 600_000 } });
+  });
+  afterEach(async () => {
+    await app.close();
+  });
+
+  it('is kept and applied once the answer is stored, with no DescribeCancelFlowsTask call', async () => {
+    // Tencent finishes the task at once and calls back, while the answer to the call is still on its way.
+    await app.admin('/tencent/settings', { cancelTaskDelayMs: 0 });
+    await app.admin('/faults', { provider: 'tencent', kind: 'latency', phase: 'response', ms: 500, match: 'ChannelBatchCancelFlows' });
+    const ids = await tencentFlows(app, 3);
+    const payload = await cancel(app, { ids });
+    await waitFor(async () => {
+      const { callbacks } = await app.admin<{ callbacks: Array<{ event: string; state: string }> }>('/tencent/callbacks');
+      return callbacks.some((c) => c.event === 'CancelFlows' && c.state === 'acknowledged');
+    }, { what: 'the CancelFlows callback to be acknowledged' });
+    // Acknowledged before the answer arrived: the result was stored for later, not applied.
+    expect((await task(app, payload.task!.id)).state).toBe('PROCESSING');
+    const done = await finished(app, payload.task!.id);
+    expect(done).toMatchObject({ state: 'SUCCEEDED', succeeded: 3, failed: 0 });
+    expect(done.items.map((i) => [i.ok, i.flow.status])).toEqual(Array(3).fill([true, 'REVOKED']));
+    expect(await requests(app, 'tencent', 'DescribeCancelFlowsTask')).toEqual([]);
+  });
+});

@@ -30,7 +30,7 @@ function refusal(body: unknown, available?: Parameters<typeof parseFaultSpec>[1]
 describe('parseFaultSpec', () => {
   it.each<[string, unknown, string, string | undefined]>([
     ['a non-object', [], 'body must be a JSON object', undefined],
-    ['an unknown field', { provider: 'etc', kind: 'error', cout: 1 }, 'unknown field "cout"; allowed: provider, kind, match, count, ms, code, message', 'cout'],
+    ['an unknown field', { provider: 'etc', kind: 'error', cout: 1 }, 'unknown field "cout"; allowed: provider, kind, match, count, ms, phase, code, message', 'cout'],
     ['a missing provider', { kind: 'error' }, 'provider must be one of etc, tencent, esign, yuansfer', 'provider'],
     ['an unknown provider', { provider: 'docusign', kind: 'error' }, 'provider must be one of etc, tencent, esign, yuansfer', 'provider'],
     ['a provider without emulator', { provider: 'tencent', kind: 'error' }, 'provider "tencent" has no emulator in this sandbox', 'provider'],
@@ -43,6 +43,8 @@ describe('parseFaultSpec', () => {
     ['latency without ms', { provider: 'etc', kind: 'latency' }, 'ms is required for kind latency', 'ms'],
     ['a negative ms', { provider: 'etc', kind: 'latency', ms: -1 }, 'ms must be an integer from 0 to 600000', 'ms'],
     ['ms on an error', { provider: 'etc', kind: 'error', ms: 5 }, 'ms applies only to kind latency', 'ms'],
+    ['an unknown phase', { provider: 'etc', kind: 'latency', ms: 5, phase: 'later' }, 'phase must be "request" or "response"', 'phase'],
+    ['phase on an error', { provider: 'etc', kind: 'error', phase: 'response' }, 'phase applies only to kind latency', 'phase'],
     ['code on a timeout', { provider: 'etc', kind: 'timeout', code: '500' }, 'code applies only to kind error', 'code'],
     ['a numeric code', { provider: 'etc', kind: 'error', code: 500 }, 'code must be a non-empty string', 'code'],
     ['an empty message', { provider: 'etc', kind: 'error', message: '' }, 'message must be a non-empty string', 'message'],
@@ -58,6 +60,7 @@ describe('parseFaultSpec', () => {
       match: 'a',
       count: 2,
     });
+    expect(parseFaultSpec({ provider: 'etc', kind: 'latency', ms: 5, phase: 'response' }, ['etc'])).toEqual({ provider: 'etc', kind: 'latency', ms: 5, phase: 'response' });
     expect(parseFaultSpec({ provider: 'etc', kind: 'error', code: '401002', message: '无权限' }, ['etc'])).toEqual({
       provider: 'etc',
       kind: 'error',

@@ -22,12 +22,15 @@ describe.each(storeFactories().map((f) => [f.name, f] as const))('cancel tasks s
 
   it('keeps items in input order across insert statements, with outcomes given at creation counted', async () => {
     const items = Array.from({ length: 1203 }, (_, i) => item(1203 - i));
-    items[5] = { ...items[5], outcome: { ok: false, code: 'DUPLICATE_ID', reason: 'again' } };
+    // Characters an array-literal encoding must escape survive the bulk insert.
+    const reason = 'again, "quoted" {braces} \\ NULL 合同';
+    items[5] = { ...items[5], outcome: { ok: false, code: 'DUPLICATE_ID', reason } };
     const task = await create('t1', items);
     expect(task).toMatchObject({ id: 't1', state: 'PROCESSING', total: 1203, succeeded: 0, failed: 1, settled: 1, providers: ['TENCENT_ESS'], request: REQUEST });
     const stored = await store.cancelTasks.items('t1');
     expect(stored.map((s) => s.flowId)).toEqual(items.map((i) => i.flowId));
-    expect(stored[5]).toMatchObject({ position: 5, settled: true, ok: false, code: 'DUPLICATE_ID', reason: 'again' });
+    expect(stored[5]).toMatchObject({ position: 5, settled: true, ok: false, code: 'DUPLICATE_ID', reason });
+    expect(stored[6]).toMatchObject({ position: 6, settled: false, ok: null, code: null, reason: null });
     expect(await store.cancelTasks.items('t1', { pendingOnly: true })).toHaveLength(1202);
   });
 
@@ -67,6 +70,23 @@ describe.each(storeFactories().map((f) => [f.name, f] as const))('cancel tasks s
     ]);
     expect(found.get('tb')!.map((i) => i.flowId)).toEqual(['TENCENT_ESS:f9']);
     expect(await store.cancelTasks.itemsOfTasks([])).toEqual(new Map());
+  });
+
+  it('parks provider task results until claimed, and purges unclaimed ones by age', async () => {
+    await store.cancelTasks.parkEarlyResult({ provider: 'TENCENT_ESS', providerTaskId: 'yDearly', source: 'CALLBACK', result: '{"status":"END"}' });
+    await store.cancelTasks.parkEarlyResult({ provider: 'TENCENT_ESS', providerTaskId: 'yDearly', source: 'SYNC', result: '{"n":2}' });
+    await store.cancelTasks.parkEarlyResult({ provider: 'TENCENT_ESS', providerTaskId: 'yDother', source: 'CALLBACK', result: '{}' });
+    const parked = await store.cancelTasks.earlyResults('TENCENT_ESS', 'yDearly');
+    expect(parked.map((p) => [p.source, p.result])).toEqual([
+      ['CALLBACK', '{"status":"END"}'],
+      ['SYNC', '{"n":2}'],
+    ]);
+    expect(await store.cancelTasks.earlyResults('ETC', 'yDearly')).toEqual([]);
+    await store.cancelTasks.dropEarlyResults(parked.map((p) => p.id));
+    expect(await store.cancelTasks.earlyResults('TENCENT_ESS', 'yDearly')).toEqual([]);
+    expect(await store.cancelTasks.purgeEarlyResults(new Date(Date.now() - 60_000))).toBe(0);
+    expect(await store.cancelTasks.purgeEarlyResults(new Date(Date.now() + 1_000))).toBe(1);
+    expect(await store.cancelTasks.earlyResults('TENCENT_ESS', 'yDother')).toEqual([]);
   });
 
   it('finds items by the provider task that carries them', async () => {

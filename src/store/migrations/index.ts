@@ -4,6 +4,7 @@ import { spine } from './001_spine';
 import { cancelTasks } from './002_cancel_tasks';
 import { rescissions } from './003_rescissions';
 import { autoDebits } from './004_auto_debits';
+import { earlyTaskResults } from './005_early_task_results';
 
 /**
  * Versioned migrations, applied in name order at start-up. Each is written once against Kysely's schema builder
@@ -16,6 +17,7 @@ const ALL: Record<string, DialectMigration> = {
   '002_cancel_tasks': cancelTasks,
   '003_rescissions': rescissions,
   '004_auto_debits': autoDebits,
+  '005_early_task_results': earlyTaskResults,
 };
 
 export class CodeMigrations implements MigrationProvider {
