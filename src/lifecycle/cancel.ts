@@ -10,6 +10,7 @@ import type { ProviderRegistry } from '../providers/registry';
 import type { ProviderFlowSnapshot } from '../providers/types';
 import type { CancelItem, CancelRequest, CancelTask, ItemOutcome, NewCancelItem } from '../store/cancel-tasks';
 import type { Store, StoredEvent } from '../store/types';
+import { chunk, groupBy } from '../util/arrays';
 import type { Idempotency } from './idempotency';
 import type { FlowRecorder, StatusReport } from './recorder';
 
@@ -93,12 +94,6 @@ export function isFinished(task: Pick<CancelTask, 'state'>): boolean {
   return TERMINAL_TASK_STATES.has(task.state);
 }
 
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
-}
-
 /** Runs `work` over `items` with at most `limit` in flight, in order of start. */
 async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -106,17 +101,6 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
     while (next < items.length) await work(items[next++] as T);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
-function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
-  const groups = new Map<K, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group) group.push(item);
-    else groups.set(k, [item]);
-  }
-  return groups;
 }
 
 /** `etcMemberNo` → `ETC_MEMBER_NO`. */

@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../logger';
 import { ProviderBusinessError, ProviderError, ProviderNotFoundError } from '../providers/errors';
 import type { ProviderRegistry } from '../providers/registry';
 import type { Flow, Store } from '../store/types';
+import { chunk } from '../util/arrays';
 import type { Idempotency } from './idempotency';
 import type { FlowRecorder } from './recorder';
 
@@ -26,12 +27,6 @@ export interface RevokeResult {
 }
 
 const within = (path: string[] | undefined): string[] => ['input', ...(path ?? [])];
-
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
-}
 
 /** Sign-flow use cases: read-through lookups and revocation, over whichever provider owns the flow. */
 export class FlowService {

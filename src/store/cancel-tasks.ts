@@ -1,5 +1,6 @@
 import { sql, type Generated, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { SignProvider } from '../domain/model';
+import { groupBy } from '../util/arrays';
 import type { Database } from './schema';
 import type { Dialect } from './types';
 
@@ -300,8 +301,7 @@ export class SqlCancelTasks implements CancelTaskRepository {
   }
 
   async itemsOfTasks(taskIds: readonly string[]): Promise<Map<string, CancelItem[]>> {
-    const found = new Map<string, CancelItem[]>();
-    if (taskIds.length === 0) return found;
+    if (taskIds.length === 0) return new Map();
     const rows = await this.db
       .selectFrom('cancel_items')
       .selectAll()
@@ -309,13 +309,7 @@ export class SqlCancelTasks implements CancelTaskRepository {
       .orderBy('task_id')
       .orderBy('position')
       .execute();
-    for (const row of rows) {
-      const item = toItem(row);
-      const list = found.get(item.taskId);
-      if (list) list.push(item);
-      else found.set(item.taskId, [item]);
-    }
-    return found;
+    return groupBy(rows.map(toItem), (item) => item.taskId);
   }
 
   async itemsByProviderTask(provider: SignProvider, providerTaskId: string): Promise<CancelItem[]> {

@@ -2,6 +2,7 @@ import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'k
 import type { EventSource, SignFlowStatus, SignProvider } from '../domain/model';
 import { SqlAutoDebits, type AutoDebitRepository } from './auto-debits';
 import { SqlCancelTasks, type CancelTaskRepository } from './cancel-tasks';
+import { chunk } from '../util/arrays';
 import { CodeMigrations } from './migrations';
 import { SqlRescissions, type RescissionRepository } from './rescissions';
 import type { Database, EventsTable, FlowsTable } from './schema';
@@ -61,12 +62,6 @@ function toEvent(row: Selectable<EventsTable>): StoredEvent {
 
 /** Ids per `in (…)` list on SQLite: well below its bound-parameter limit. */
 const SQLITE_IN_CHUNK = 1000;
-
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
-}
 
 class SqlFlows implements FlowRepository {
   constructor(
