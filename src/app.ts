@@ -98,7 +98,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const batchProviders = new Map<BatchCancelProvider['provider'], BatchCancelProvider>();
   if (config.tencent) {
     const shape = { ratePerSecond: config.tencent.ratePerSecond, burst: 1 };
-    limiter = config.redisUrl ? new RedisRateLimiter(config.redisUrl, shape, 'esign:ratelimit:') : new InMemoryRateLimiter(shape);
+    limiter = config.redisUrl ? new RedisRateLimiter(config.redisUrl, shape, 'esign:ratelimit:', logger) : new InMemoryRateLimiter(shape);
     const tencent = new TencentClient(config.tencent, { logger, breaker: breaker('TENCENT_ESS', config.tencent), limiter });
     providers.register(tencent);
     batchProviders.set(tencent.provider, tencent);

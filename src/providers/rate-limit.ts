@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { silentLogger, type Logger } from '../logger';
 
 /**
  * Pacing of provider calls with token buckets. A provider's documented limit ("20 requests/second per action") is a
@@ -165,15 +166,20 @@ export class RedisRateLimiter implements RateLimiter {
   /**
    * @param redis a URL (the limiter opens and closes its own connection) or a client the caller keeps owning
    * @param prefix namespaces the keys, e.g. per deployment
+   * @param logger where the connection's errors go (an own connection only); while Redis is unreachable `acquire`
+   *   rejects, so callers stop sending rather than exceed a budget they cannot see
    */
   constructor(
     redis: string | Redis,
     private readonly shapes: ShapeFor,
     private readonly prefix = 'ratelimit:',
+    logger: Logger = silentLogger,
   ) {
     if (typeof shapes !== 'function') checkShape(shapes);
     this.ownsClient = typeof redis === 'string';
     const client = typeof redis === 'string' ? new Redis(redis, { maxRetriesPerRequest: 2 }) : redis;
+    // Without a listener ioredis prints each connection error to the console, unstructured.
+    if (this.ownsClient) client.on('error', (error: Error) => logger.warn({ err: error.message }, 'rate limiter redis connection error'));
     if (!('tokenBucket' in client)) client.defineCommand('tokenBucket', { numberOfKeys: 1, lua: TOKEN_BUCKET_LUA });
     this.redis = client as unknown as TokenBucketRedis;
   }

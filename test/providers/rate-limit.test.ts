@@ -1,4 +1,5 @@
 import { randomBytes } from 'crypto';
+import pino from 'pino';
 import { InMemoryRateLimiter, RateLimitAbortedError, RedisRateLimiter, reserve, type BucketState } from '../../src/providers/rate-limit';
 
 const TEST_REDIS_URL = process.env.TEST_REDIS_URL;
@@ -90,6 +91,22 @@ if (!TEST_REDIS_URL) process.stdout.write('[rate-limit] Redis variant skipped: T
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe('RedisRateLimiter without Redis', () => {
+  it('refuses to hand out a call it cannot count, and logs the connection errors instead of printing them', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const limiter = new RedisRateLimiter('redis://:hunter2-secret@127.0.0.1:1', { ratePerSecond: 20, burst: 1 }, 'test:', logger);
+    try {
+      await expect(limiter.acquire('ChannelBatchCancelFlows')).rejects.toThrow();
+      expect(lines.length).toBeGreaterThan(0);
+      expect(JSON.parse(lines[0])).toMatchObject({ msg: 'rate limiter redis connection error', err: expect.stringContaining('ECONNREFUSED') });
+      expect(lines.join('\n')).not.toContain('hunter2');
+    } finally {
+      await limiter.close();
     }
   });
 });
