@@ -273,7 +273,7 @@ describe('a CancelFlows callback that arrives before the answer to ChannelBatchC
   it('is kept and applied once the answer is stored, with no DescribeCancelFlowsTask call', async () => {
     // Tencent finishes the task at once and calls back, while the answer to the call is still on its way.
     await app.admin('/tencent/settings', { cancelTaskDelayMs: 0 });
-    await app.admin('/faults', { provider: 'tencent', kind: 'latency', phase: 'response', ms: 500, match: 'ChannelBatchCancelFlows' });
+    await app.admin('/faults', { provider: 'tencent', kind: 'latency', phase: 'response', ms: 2_000, match: 'ChannelBatchCancelFlows' });
     const ids = await tencentFlows(app, 3);
     const payload = await cancel(app, { ids });
     await waitFor(async () => {
