@@ -80,15 +80,20 @@ export async function createNotifier(options: { redisUrl?: string; logger?: Logg
   const publishClient = new Redis(options.redisUrl, settings);
   const subscribeClient = new Redis(options.redisUrl, settings);
   const clients = [publishClient, subscribeClient];
+  // connect() may reject with a bare "Connection is closed."; the error event carries the cause (ECONNREFUSED, …).
+  let cause: string | undefined;
   for (const client of clients) {
-    client.on('error', (error) => options.logger?.warn({ err: error.message }, 'redis connection error'));
+    client.on('error', (error: Error) => {
+      cause ??= error.message;
+      options.logger?.warn({ err: error.message }, 'redis connection error');
+    });
   }
   try {
     await Promise.all(clients.map((client) => client.connect()));
   } catch (error) {
     clients.forEach((client) => client.disconnect());
     const { host, port } = publishClient.options;
-    throw new Error(`REDIS_URL: cannot connect to Redis at ${host}:${port}: ${(error as Error).message}`);
+    throw new Error(`REDIS_URL: cannot connect to Redis at ${host}:${port}: ${cause ?? (error as Error).message}`);
   }
   // The event target fires its PUBLISH/SUBSCRIBE/UNSUBSCRIBE commands without handling their promises; during a
   // Redis outage (or an UNSUBSCRIBE racing quit at shutdown) each rejection would be unhandled and end the process.
