@@ -234,13 +234,28 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
 
   logger.info({ url: localBase(), publicUrl: redactUrl(publicUrl), sandbox: config.sandbox, store: store.dialect, pubsub: config.redisUrl ? 'redis' : 'in-process' }, 'listening');
 
-  // Idempotency keys are kept for their retention period, then purged, so the table does not grow forever; so are
-  // provider task results no task of ours claimed within a day (batches started by someone else).
+  // Tables that would otherwise grow forever, trimmed at start-up and hourly: idempotency keys past their retention,
+  // callback receipts older than RECEIPT_RETENTION_DAYS, and provider task results no task of ours claimed within a
+  // day (batches someone else started).
+  const housekeeping = async (): Promise<void> => {
+    const now = Date.now();
+    const jobs: Array<[string, () => Promise<number>]> = [
+      ['expired idempotency keys', () => store.operations.purgeExpired()],
+      ['old callback receipts', () => store.receipts.purgeOlderThan(new Date(now - config.receiptRetentionDays * 86_400_000))],
+      ['unclaimed provider task results', () => store.cancelTasks.purgeEarlyResults(new Date(now - 86_400_000))],
+    ];
+    for (const [what, job] of jobs) {
+      try {
+        const deleted = await job();
+        if (deleted > 0) logger.info({ deleted }, `purged ${what}`);
+      } catch (error) {
+        logger.warn({ err: error }, `purging ${what} failed`);
+      }
+    }
+  };
+  let housekeepingRun = housekeeping();
   const purge = setInterval(() => {
-    store.operations.purgeExpired().catch((error) => logger.warn({ err: error }, 'purging expired idempotency keys failed'));
-    store.cancelTasks
-      .purgeEarlyResults(new Date(Date.now() - 86_400_000))
-      .catch((error) => logger.warn({ err: error }, 'purging unclaimed provider task results failed'));
+    housekeepingRun = housekeepingRun.then(housekeeping);
   }, 3600_000);
   purge.unref();
 
@@ -257,6 +272,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       closing ??= (async () => {
         draining = true;
         clearInterval(purge);
+        await housekeepingRun;
         // Stops accepting connections, lets in-flight HTTP requests (GraphQL and callbacks) finish, and closes
         // WebSocket subscriptions with 1001 (going away) so graphql-ws clients reconnect elsewhere and resume.
         await apollo.stop();

@@ -107,6 +107,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** How often each replica re-reads the event log when no wake-up arrived (a lost publish only delays). */
   eventPollIntervalMs: number;
+  /** Callback receipts older than this are deleted (at start-up and hourly). */
+  receiptRetentionDays: number;
   /** Undefined: the provider is not configured; its operations answer PROVIDER_NOT_CONFIGURED. */
   etc?: EtcConfig;
   tencent?: TencentConfig;
@@ -280,6 +282,8 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
     logLevel: read(env, 'LOG_LEVEL') ?? 'info',
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0),
     eventPollIntervalMs: int(env, 'EVENT_POLL_INTERVAL_MS', 1_000, 10),
+    // Receipts dedupe provider retries, the longest of which come up to 48 h late (e签宝): 3 days at least.
+    receiptRetentionDays: int(env, 'RECEIPT_RETENTION_DAYS', 30, 3),
   };
 
   const etcSet = ETC_VARIABLES.filter((v) => read(env, v) !== undefined);

@@ -257,6 +257,11 @@ class SqlReceipts implements ReceiptRepository {
       .execute();
   }
 
+  async purgeOlderThan(before: Date): Promise<number> {
+    const result = await this.db.deleteFrom('callback_receipts').where('received_at', '<', iso(before)).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async count(provider?: string): Promise<number> {
     let query = this.db.selectFrom('callback_receipts').select((eb) => eb.fn.countAll().as('n'));
     if (provider) query = query.where('provider', '=', provider);

@@ -93,6 +93,11 @@ export interface ReceiptRepository {
   insert(r: { provider: string; dedupeKey: string; body: string; eventId?: number | null }): Promise<boolean>;
   linkEvent(provider: string, dedupeKey: string, eventId: number): Promise<void>;
   count(provider?: string): Promise<number>;
+  /**
+   * Deletes receipts received before `before`; returns how many. A provider retry arriving after its receipt is gone
+   * is handled again, which changes nothing: statuses only move forward and settled items stay settled.
+   */
+  purgeOlderThan(before: Date): Promise<number>;
 }
 
 export interface OperationRepository {

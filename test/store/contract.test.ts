@@ -69,6 +69,17 @@ describe.each(storeFactories().map((f) => [f.name, f] as const))('store contract
     expect(await store.receipts.count('ETC')).toBe(1);
   });
 
+  it('purges receipts by age, and a purged key is received as new again', async () => {
+    await store.receipts.insert({ provider: 'ETC', dedupeKey: 'old', body: '{}' });
+    await store.receipts.insert({ provider: 'TENCENT_ESS', dedupeKey: 'new', body: '{}' });
+    const fortyDaysAgo = new Date(Date.now() - 40 * 86_400_000).toISOString();
+    await store.db.updateTable('callback_receipts').set({ received_at: fortyDaysAgo }).where('dedupe_key', '=', 'old').execute();
+    expect(await store.receipts.purgeOlderThan(new Date(Date.now() - 30 * 86_400_000))).toBe(1);
+    expect(await store.receipts.count()).toBe(1);
+    expect(await store.receipts.insert({ provider: 'ETC', dedupeKey: 'old', body: '{}' })).toBe(true);
+    expect(await store.receipts.insert({ provider: 'TENCENT_ESS', dedupeKey: 'new', body: '{}' })).toBe(false);
+  });
+
   it('claims idempotency keys once and replays, refuses other input, frees released keys', async () => {
     const q = { key: 'k1', operation: 'revokeSignFlow', inputHash: 'h1', leaseMs: 60_000, ttlMs: 86_400_000 };
     expect(await store.operations.claim(q)).toEqual({ state: 'claimed' });

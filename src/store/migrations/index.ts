@@ -5,6 +5,7 @@ import { cancelTasks } from './002_cancel_tasks';
 import { rescissions } from './003_rescissions';
 import { autoDebits } from './004_auto_debits';
 import { earlyTaskResults } from './005_early_task_results';
+import { receiptRetention } from './006_receipt_retention';
 
 /**
  * Versioned migrations, applied in name order at start-up. Each is written once against Kysely's schema builder
@@ -18,6 +19,7 @@ const ALL: Record<string, DialectMigration> = {
   '003_rescissions': rescissions,
   '004_auto_debits': autoDebits,
   '005_early_task_results': earlyTaskResults,
+  '006_receipt_retention': receiptRetention,
 };
 
 export class CodeMigrations implements MigrationProvider {
