@@ -614,13 +614,14 @@ export class CancelService {
   ): Promise<{ known: boolean; duplicate: boolean; events: number }> {
     const cancelledStatus = this.batchProviders.get(provider)?.cancelledStatus ?? null;
     const outcome = await this.store.transaction(async (tx) => {
-      // The log lock first (see EventRepository.lock); it also orders this read of the items against the
-      // assignment of a provider task to them (attachProviderTask), so a result is either applied here or parked
-      // and picked up there — never neither.
-      await tx.events.lock();
+      // A retry is answered from its receipt without waiting for the log lock (as in FlowRecorder.record).
       if (receipt && !(await tx.receipts.insert({ provider, dedupeKey: receipt.dedupeKey, body: receipt.body }))) {
         return { known: true, duplicate: true, events: [] as StoredEvent[], flowEvents: [] as StoredEvent[] };
       }
+      // The log lock before any row lock (see EventRepository.lock); it also orders this read of the items against
+      // the assignment of a provider task to them (attachProviderTask), so a result is either applied here or
+      // parked and picked up there — never neither.
+      await tx.events.lock();
       const items = await tx.cancelTasks.itemsByProviderTask(provider, providerTaskId);
       if (items.length === 0) {
         // Either a batch this API never started, or the provider finished ours and called back before the answer

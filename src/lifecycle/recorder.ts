@@ -82,10 +82,9 @@ export class FlowRecorder {
   async record(report: StatusReport): Promise<RecordResult> {
     const id = flowId(report.ref);
     const result = await this.store.transaction(async (tx): Promise<RecordResult> => {
-      // Log lock before the flow's row lock: a batch writer (a cancel task's result) holds the log lock while it
-      // locks many flow rows, so taking them in the other order could deadlock. See EventRepository.lock.
-      await tx.events.lock();
       const provider = report.ref.provider;
+      // The receipt first, outside the log lock: a provider's retry is answered without waiting for other writers.
+      // (Only a retry of this very callback contends for its key, and it takes the same path.)
       if (report.receipt) {
         const fresh = await tx.receipts.insert({ provider, dedupeKey: report.receipt.dedupeKey, body: report.receipt.body });
         if (!fresh) {
@@ -93,6 +92,9 @@ export class FlowRecorder {
           if (flow) return { duplicate: true, flow };
         }
       }
+      // Log lock before the flow's row lock: a batch writer (a cancel task's result) holds the log lock while it
+      // locks many flow rows, so taking them in the other order could deadlock. See EventRepository.lock.
+      await tx.events.lock();
       const current = await tx.flows.get(id);
       const changes = !current || supersedes(current.status, report.status);
       const flow = await tx.flows.save({
