@@ -272,7 +272,6 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       closing ??= (async () => {
         draining = true;
         clearInterval(purge);
-        await housekeepingRun;
         // Stops accepting connections, lets in-flight HTTP requests (GraphQL and callbacks) finish, and closes
         // WebSocket subscriptions with 1001 (going away) so graphql-ws clients reconnect elsewhere and resume.
         await apollo.stop();
@@ -284,6 +283,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         providers.close();
         yuansfer?.close();
         await notifier.close();
+        // A purge in progress finishes (it needs the store) but never holds up draining the server.
+        await housekeepingRun;
         await store.close();
       })();
       return closing;

@@ -112,7 +112,6 @@ export interface EarlyTaskResult {
   id: number;
   source: string;
   result: string;
-  receivedAt: Date;
 }
 
 /** The `cancel_tasks` table (migration 002). Times are ISO-8601 UTC text; `providers` and `request` are JSON text. */
@@ -395,7 +394,7 @@ export class SqlCancelTasks implements CancelTaskRepository {
       .where('provider_task_id', '=', providerTaskId)
       .orderBy('id')
       .execute();
-    return rows.map((row) => ({ id: Number(row.id), source: row.source, result: row.result, receivedAt: new Date(row.received_at) }));
+    return rows.map((row) => ({ id: Number(row.id), source: row.source, result: row.result }));
   }
 
   async dropEarlyResults(ids: readonly number[]): Promise<void> {

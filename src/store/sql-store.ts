@@ -1,8 +1,8 @@
 import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { EventSource, SignFlowStatus, SignProvider } from '../domain/model';
+import { chunk } from '../util/arrays';
 import { SqlAutoDebits, type AutoDebitRepository } from './auto-debits';
 import { SqlCancelTasks, type CancelTaskRepository } from './cancel-tasks';
-import { chunk } from '../util/arrays';
 import { CodeMigrations } from './migrations';
 import { SqlRescissions, type RescissionRepository } from './rescissions';
 import type { Database, EventsTable, FlowsTable } from './schema';
