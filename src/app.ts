@@ -37,7 +37,7 @@ import { createSandbox, type Sandbox, type SandboxOptions } from './sandbox';
 import { openStore, type SqlStore, type StoreOptions } from './store';
 
 export interface StartOptions {
-  /** The environment to configure from (CONTRACT.md "Configuration"). */
+  /** The environment to configure from (README "Configuration"). */
   env?: Record<string, string | undefined>;
   logger?: Logger;
   /** Test hooks for the in-process sandbox (fast callback retries, a fake clock). */

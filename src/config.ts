@@ -2,7 +2,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 
 /**
- * The sample key pair and app id published with the ETC gateway documentation (PROVIDERS.md §1). They are public
+ * The sample key pair and app id published with the ETC gateway documentation (docs/providers/etc.md). They are public
  * test material, used only when the sandbox stands in for the real gateway.
  */
 export const ETC_SANDBOX_APP_ID = 'OIG0AF4DMOK2VC2N';
@@ -40,7 +40,7 @@ export interface EtcConfig extends HttpClientSettings {
   callbackSecret?: string;
 }
 
-/** e签宝 open API v3 (PROVIDERS.md §3). The AppSecret signs requests and authenticates callbacks. */
+/** e签宝 open API v3 (docs/providers/esign.md). The AppSecret signs requests and authenticates callbacks. */
 export interface EsignConfig extends HttpClientSettings {
   baseUrl: BaseUrl;
   appId: string;
@@ -48,7 +48,7 @@ export interface EsignConfig extends HttpClientSettings {
   appSecret: string;
 }
 
-/** Yuansfer auto-debit v3 (PROVIDERS.md §4). merchantNo and storeNo are the defaults of every call. */
+/** Yuansfer auto-debit v3 (docs/providers/yuansfer.md). merchantNo and storeNo are the defaults of every call. */
 export interface YuansferConfig extends HttpClientSettings {
   baseUrl: BaseUrl;
   /** The API token: signs requests (verifySign) and checks IPNs. Never logged. */
@@ -178,7 +178,7 @@ function settings(env: Env, prefix: string): HttpClientSettings {
 }
 
 /**
- * The merchant, store and API token of Yuansfer's published examples (PROVIDERS.md §4 doc vectors): used only
+ * The merchant, store and API token of Yuansfer's published examples (docs/providers/yuansfer.md doc vectors): used only
  * when the sandbox stands in for Yuansfer, whose emulator knows the same merchant.
  */
 export const YUANSFER_SANDBOX_MERCHANT_NO = '200043';
@@ -222,7 +222,7 @@ function loadYuansfer(env: Env, sandbox: boolean, sandboxBase: () => string): Yu
 }
 
 /**
- * The application of PROVIDERS.md §3's self vectors: used only when the sandbox stands in for e签宝, whose emulator
+ * The application of docs/providers/esign.md's self vectors: used only when the sandbox stands in for e签宝, whose emulator
  * registers the same application.
  */
 export const ESIGN_SANDBOX_APP_ID = '7438000001';

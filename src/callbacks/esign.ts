@@ -26,7 +26,7 @@ interface CallbackBase {
   signFlowId: string;
 }
 
-/** The actions the API acts on (PROVIDERS.md §3 "Callbacks"); any other is acknowledged and ignored. */
+/** The actions the API acts on (docs/providers/esign.md "Callbacks"); any other is acknowledged and ignored. */
 export type EsignCallback =
   | (CallbackBase & { action: 'SIGN_FLOW_COMPLETE'; signFlowStatus: '2' | '3' | '5' | '7'; finishTime: Date | null })
   | (CallbackBase & {
@@ -72,7 +72,7 @@ export function parseEsignCallback(raw: Buffer | string): Parsed<EsignCallback> 
   if (!signFlowId.ok) return signFlowId;
 
   if (action === 'SIGN_FLOW_COMPLETE') {
-    // A string here (PROVIDERS.md §3); an integer is read too rather than lose a callback over its spelling.
+    // A string here (docs/providers/esign.md); an integer is read too rather than lose a callback over its spelling.
     const raw = typeof b.signFlowStatus === 'number' ? String(b.signFlowStatus) : b.signFlowStatus;
     if (typeof raw !== 'string' || !(FINISHED as readonly string[]).includes(raw)) {
       return { ok: false, field: 'signFlowStatus', message: 'signFlowStatus must be one of "2", "3", "5", "7"' };

@@ -8,7 +8,7 @@ import { CallbackCryptoError, decryptCallback, verifyContentSignature } from '..
 import { checkCancelTaskResult, isRecord, type CancelFlowsTaskResult } from '../providers/tencent/wire';
 import type { Store } from '../store/types';
 
-/** A verified, decrypted and validated Tencent callback (PROVIDERS.md §2 "Callbacks"). */
+/** A verified, decrypted and validated Tencent callback (docs/providers/tencent.md "Callbacks"). */
 export type TencentCallback =
   /** The empty `{}` the console sends to check a new URL. */
   | { kind: 'probe' }

@@ -28,7 +28,7 @@ export function parseForm(raw: Buffer | string): { ok: true; params: Record<stri
 }
 
 /**
- * Verifies and validates an authorization IPN (PROVIDERS.md §4 "IPN"): form fields, then `verifySign` over all of
+ * Verifies and validates an authorization IPN (docs/providers/yuansfer.md "IPN"): form fields, then `verifySign` over all of
  * them with the API token, and only then the fields themselves. Pure: no clock is needed, because `time` is when
  * the authorization happened and stays the same on every resend, so no freshness window can apply; a replayed
  * notice is harmless (deduplicated, and statuses only move forward).

@@ -1,5 +1,5 @@
 /**
- * Auto-debit authorizations (Yuansfer, PROVIDERS.md §4): the provider-neutral names the API, the store and the
+ * Auto-debit authorizations (Yuansfer, docs/providers/yuansfer.md): the provider-neutral names the API, the store and the
  * Yuansfer mapping share.
  */
 export const AUTO_DEBIT_STATUSES = ['PENDING', 'ACTIVE', 'REVOKED'] as const;

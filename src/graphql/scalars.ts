@@ -1,6 +1,6 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 
-/** ISO-8601 in UTC, as CONTRACT.md names it (`DateTime`). */
+/** ISO-8601 in UTC, as the public API names it (`DateTime`). */
 export const DateTimeScalar = new GraphQLScalarType<Date | null, string>({
   name: 'DateTime',
   description: 'An instant as an ISO-8601 string in UTC, e.g. 2026-03-22T10:24:29.000Z',

@@ -357,7 +357,7 @@ export class AutoDebitService {
 
   /**
    * Takes in a verified authorization IPN. An "authorized" notice makes the authorization ACTIVE once Yuansfer has
-   * issued its token, applied for here as the provider requires (PROVIDERS.md §4 lifecycle); a failure to apply
+   * issued its token, applied for here as the provider requires (docs/providers/yuansfer.md lifecycle); a failure to apply
    * throws, so the receiver answers no `success` and Yuansfer resends. A notice about an authorization already
    * ACTIVE or REVOKED applies for nothing: it is a resend, or too late to matter.
    */

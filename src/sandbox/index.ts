@@ -46,7 +46,7 @@ export interface Sandbox {
 }
 
 /**
- * Faithful emulators of the providers, served in-process (CONTRACT.md "Sandbox"). A new provider's emulator is one
+ * Faithful emulators of the providers, served in-process (docs/sandbox.md). A new provider's emulator is one
  * more `create…Emulator(kit.forProvider(…), options.…)` in the list below.
  */
 export function createSandbox(options: SandboxOptions): Sandbox {

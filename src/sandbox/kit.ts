@@ -927,7 +927,7 @@ export function parseTransitionInput(body: unknown): TransitionInput {
 }
 
 /**
- * The admin API (CONTRACT.md "Sandbox"), mounted by `createSandboxRouter` at `/_admin`.
+ * The admin API (docs/sandbox.md), mounted by `createSandboxRouter` at `/_admin`.
  * @param resetAll forgets everything: the kit's state and every emulator's
  */
 export function createAdminRouter(

@@ -1,7 +1,7 @@
 import { createCipheriv, createHmac } from 'crypto';
 import { readTencentCallback } from '../../src/callbacks/tencent';
 
-// PROVIDERS.md §2 "self vector (callback)".
+// docs/providers/tencent.md "self vector (callback)".
 const KEY = '0123456789abcdef0123456789abcdef';
 const TOKEN = 'testtoken';
 const ENCRYPT =

@@ -85,7 +85,7 @@ describe('_entities for SignFlow', () => {
     ]);
     // One batched read of every id (the flows the read-through then records are written in their own transactions).
     expect(selectsFrom(statements, 'flows').filter((sql) => / in \(/i.test(sql))).toHaveLength(1);
-    // ETC has no batch query (PROVIDERS.md §1): one esign.signflows.query per distinct unknown id, none twice.
+    // ETC has no batch query (docs/providers/etc.md): one esign.signflows.query per distinct unknown id, none twice.
     const queried = calls.etc.filter((r) => r.operation === 'esign.signflows.query').map((r) => (r.body as { params: { flowId: string } }).params.flowId);
     expect([...queried].sort()).toEqual([...ids, missing].sort());
   });

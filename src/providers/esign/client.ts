@@ -8,7 +8,7 @@ import type { ProviderFlowSnapshot, RevokeRequest, SignFlowProvider } from '../t
 import { ESIGN, ESIGN_REVOKED, esignError, esignFlowStatus, rescissionBody } from './mapping';
 import { canonicalPathAndQuery, esignRequestHeaders } from './signing';
 
-/** `revokeReason` is at most 50 characters (PROVIDERS.md §3 "Related"). */
+/** `revokeReason` is at most 50 characters (docs/providers/esign.md "Related"). */
 export const ESIGN_MAX_REVOKE_REASON = 50;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -97,7 +97,7 @@ function setHeaders(request: OutgoingRequest, headers: Record<string, string>): 
 
 /**
  * The e签宝 open API v3 client: every request signed with HMAC-SHA256 over exactly the path and query it is sent
- * to (PROVIDERS.md §3), the envelope decided on `code`. Endpoint methods are thin; the pipeline does the rest.
+ * to (docs/providers/esign.md), the envelope decided on `code`. Endpoint methods are thin; the pipeline does the rest.
  */
 export class EsignClient implements SignFlowProvider, RescissionProvider {
   readonly provider = 'ESIGN' as const;

@@ -20,7 +20,7 @@ import {
 
 /**
  * Everything e签宝 says in its own codes, mapped to the API's names in one place: flow statuses, rescission enums
- * and error codes (PROVIDERS.md §3, seed 003).
+ * and error codes (docs/providers/esign.md, seed 003).
  */
 
 export const ESIGN = 'ESIGN';
@@ -160,7 +160,7 @@ export const ESIGN_CODES = {
   INVALID_PARAMETER: 1435002,
   /** 签署流程不存在 */
   FLOW_NOT_FOUND: 1437104,
-  /** 没有可解约的文档 (documented, PROVIDERS.md §3) */
+  /** 没有可解约的文档 (documented, docs/providers/esign.md) */
   NO_RESCINDABLE_FILES: 1439107,
 } as const;
 

@@ -8,7 +8,7 @@ export const ESIGN_JSON_CONTENT_TYPE = 'application/json; charset=UTF-8';
 export const ESIGN_DEFAULT_TOLERANCE_MS = 15 * 60 * 1000;
 
 /**
- * `Content-MD5` of a request body: Base64 of the MD5 of its bytes, `''` for no body (PROVIDERS.md §3 "Request
+ * `Content-MD5` of a request body: Base64 of the MD5 of its bytes, `''` for no body (docs/providers/esign.md "Request
  * signing"). The digest covers the exact bytes sent, so compute it from the serialized body, never re-serialize.
  */
 export function contentMd5(body: string | Buffer): string {
@@ -19,7 +19,7 @@ export function contentMd5(body: string | Buffer): string {
 }
 
 /**
- * Builds the path-and-query that is both signed and sent (PROVIDERS.md §3 "Request signing": query parameters
+ * Builds the path-and-query that is both signed and sent (docs/providers/esign.md "Request signing": query parameters
  * sorted by key). Undefined values are dropped; an empty value keeps only its key (the Aliyun-gateway convention
  * e签宝's scheme follows — inferred, not in the e签宝 text). Keys and values are percent-encoded with
  * `encodeURIComponent`, so the string is valid on the wire as is and the server sees exactly what was signed.
@@ -55,7 +55,7 @@ export interface EsignStringToSignParams {
 }
 
 /**
- * The string e签宝 signs (PROVIDERS.md §3 "Request signing"):
+ * The string e签宝 signs (docs/providers/esign.md "Request signing"):
  * `METHOD\nAccept\nContent-MD5\nContent-Type\nDate\n` + sorted `key:value\n` signed headers + path-and-query.
  * Empty fields keep their newline, which is why a GET reads `GET\n*\/*\n\n\n\n/path`.
  */
@@ -70,7 +70,7 @@ export function esignStringToSign(p: EsignStringToSignParams): string {
   );
 }
 
-/** `X-Tsign-Open-Ca-Signature`: Base64(HMAC-SHA256(AppSecret, string to sign)) (PROVIDERS.md §3). */
+/** `X-Tsign-Open-Ca-Signature`: Base64(HMAC-SHA256(AppSecret, string to sign)) (docs/providers/esign.md). */
 export function esignSignature(appSecret: string, stringToSign: string): string {
   return createHmac('sha256', appSecret).update(stringToSign, 'utf8').digest('base64');
 }
@@ -88,7 +88,7 @@ export interface EsignRequestHeadersParams {
 }
 
 /**
- * All authentication headers for one e签宝 request (PROVIDERS.md §3 "Request signing"). With a body, Content-MD5 and
+ * All authentication headers for one e签宝 request (docs/providers/esign.md "Request signing"). With a body, Content-MD5 and
  * Content-Type are signed and sent; without one both are empty in the string to sign and neither header is sent.
  */
 export function esignRequestHeaders(p: EsignRequestHeadersParams): Record<string, string> {
@@ -140,7 +140,7 @@ const HEX_SHA256 = /^[0-9a-fA-F]{64}$/;
 const DIGITS = /^\d{1,16}$/;
 
 /**
- * Authenticates an e签宝 callback (PROVIDERS.md §3 "Callbacks"): `X-Tsign-Open-SIGNATURE` must equal lower-hex
+ * Authenticates an e签宝 callback (docs/providers/esign.md "Callbacks"): `X-Tsign-Open-SIGNATURE` must equal lower-hex
  * HMAC-SHA256(AppSecret, timestamp + values of the notifyUrl's query parameters sorted by key + raw body), compared
  * in constant time, and the timestamp must be within the tolerance. The reason names the check that failed, for the
  * log; it is not meant for the caller.

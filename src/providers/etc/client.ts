@@ -59,7 +59,7 @@ export function parseChinaTime(value: unknown): Date | null {
 
 /**
  * The ETC e-sign gateway client: one endpoint, the operation chosen by `apiCode`, each request an envelope
- * signed with SHA1withRSA (PROVIDERS.md §1). Endpoint methods are thin; the pipeline does the rest.
+ * signed with SHA1withRSA (docs/providers/etc.md). Endpoint methods are thin; the pipeline does the rest.
  */
 export class EtcClient implements SignFlowProvider {
   readonly provider = 'ETC' as const;

@@ -11,7 +11,7 @@ import {
 
 export const ETC = 'ETC';
 
-/** `flowStatus` of esign.signflows.query and `sign_flow_status` of the callback (PROVIDERS.md §1, seed 001). */
+/** `flowStatus` of esign.signflows.query and `sign_flow_status` of the callback (docs/providers/etc.md, seed 001). */
 const STATUS: Record<string, SignFlowStatus> = {
   '0': 'DRAFT',
   '1': 'SIGNING',
@@ -34,7 +34,7 @@ export function etcStatus(code: string | number): SignFlowStatus {
  */
 export const ETC_FLOW_NOT_FOUND = '300001';
 
-/** Every documented gateway code, mapped once (PROVIDERS.md §1 "Response envelope"). */
+/** Every documented gateway code, mapped once (docs/providers/etc.md "Response envelope"). */
 export function etcError(code: string, message: string, requestId?: string): ProviderError {
   const details = { provider: ETC, code, requestId };
   const text = `ETC gateway ${code}: ${message}`;

@@ -1,6 +1,6 @@
 import { createSign, randomInt, type KeyObject } from 'node:crypto';
 
-/** The envelope fields that are signed, beside the scalar params (PROVIDERS.md §1 "Signature"). */
+/** The envelope fields that are signed, beside the scalar params (docs/providers/etc.md "Signature"). */
 export interface EtcSignedEnvelope {
   appId: string;
   nonce: string;

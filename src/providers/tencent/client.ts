@@ -64,7 +64,7 @@ function bad(message: string, requestId?: unknown): ProviderResponseError {
 }
 
 /**
- * The Tencent Electronic Signature platform-edition client (PROVIDERS.md §2, seed 002): every call `POST /` with the
+ * The Tencent Electronic Signature platform-edition client (docs/providers/tencent.md, seed 002): every call `POST /` with the
  * action in `X-TC-Action`, signed with TC3-HMAC-SHA256 afresh on each attempt, paced per action by a token bucket
  * (shared between replicas when the limiter is Redis), answers validated at the edge.
  */

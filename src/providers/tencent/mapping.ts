@@ -12,7 +12,7 @@ import {
 
 export const TENCENT = 'TENCENT_ESS';
 
-/** `FlowInfo.FlowStatus` of DescribeFlowDetailInfo (PROVIDERS.md §2). */
+/** `FlowInfo.FlowStatus` of DescribeFlowDetailInfo (docs/providers/tencent.md). */
 export const TENCENT_FLOW_STATUSES = ['INIT', 'PART', 'REJECT', 'ALL', 'DEADLINE', 'CANCEL', 'INVALID', 'RELIEVED'] as const;
 export type TencentFlowStatus = (typeof TENCENT_FLOW_STATUSES)[number];
 
@@ -38,7 +38,7 @@ export function tencentStatus(status: TencentFlowStatus): SignFlowStatus {
 }
 
 /**
- * `FlowCallbackStatus` of the FlowStatusChange callback → the FlowStatus name it stands for (PROVIDERS.md §2):
+ * `FlowCallbackStatus` of the FlowStatusChange callback → the FlowStatus name it stands for (docs/providers/tencent.md):
  * 1 INIT, 2 PART, 3 REJECT, 4 ALL, 5 DEADLINE, 6 CANCEL, 8 INIT (waiting to be filled in), 16 INVALID, 21 RELIEVED.
  * The name, not the number, becomes `providerStatus`, so a flow reads the same whether a callback or a query told us.
  */
@@ -59,7 +59,7 @@ export function tencentCallbackStatus(code: number): TencentFlowStatus | undefin
 }
 
 /**
- * Every error code the client can meet, mapped once (PROVIDERS.md §2 "Envelope", seed 002 "错误码"). Matching is by
+ * Every error code the client can meet, mapped once (docs/providers/tencent.md "Envelope", seed 002 "错误码"). Matching is by
  * the code's dotted prefix, most specific first, so sub-codes Tencent adds later still land in the right family.
  */
 export function tencentError(code: string, message: string, requestId?: string): ProviderError {

@@ -39,7 +39,7 @@ const sha256Hex = (data: string): string => createHash('sha256').update(data, 'u
 const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
 
 /**
- * Signs a Tencent Cloud API 3.0 request with TC3-HMAC-SHA256 (PROVIDERS.md §2 "TC3-HMAC-SHA256"). Returns every
+ * Signs a Tencent Cloud API 3.0 request with TC3-HMAC-SHA256 (docs/providers/tencent.md "TC3-HMAC-SHA256"). Returns every
  * intermediate value so a failing signature can be diagnosed against the provider's own error message, which
  * quotes the canonical request it computed. Pure: the timestamp is an input, so a retry re-signs with a fresh one.
  */
@@ -87,7 +87,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const AES_BLOCK = 16;
 
 /**
- * Decrypts the `encrypt` field of a Tencent e-sign callback (PROVIDERS.md §2 "Callbacks"): Base64, then
+ * Decrypts the `encrypt` field of a Tencent e-sign callback (docs/providers/tencent.md "Callbacks"): Base64, then
  * AES-256-CBC with the 32-byte callback key and IV = its first 16 bytes, PKCS#7 padding, UTF-8 plaintext.
  * Throws {@link CallbackCryptoError} rather than returning garbage, so a wrong key is never mistaken for a message.
  */
@@ -121,7 +121,7 @@ export function decryptCallback(encrypt: string, callbackKey: string): string {
 const CONTENT_SIGNATURE = /^sha256=([0-9a-f]{64})$/;
 
 /**
- * Checks a callback's `Content-Signature: sha256=<hex HMAC-SHA256(token, raw body)>` header (PROVIDERS.md §2
+ * Checks a callback's `Content-Signature: sha256=<hex HMAC-SHA256(token, raw body)>` header (docs/providers/tencent.md
  * "Callbacks"). Must be given the raw body bytes as received, before any JSON parsing. Constant-time; returns false
  * for a missing or malformed header instead of throwing, since both mean "not from the provider".
  */

@@ -1,13 +1,13 @@
 /**
  * Tencent Electronic Signature (essbasic 2021-05-26) on the wire: what the client sends and the shapes it accepts
- * back, with the edge validation of each answer. PROVIDERS.md §2 and seed 002.
+ * back, with the edge validation of each answer. docs/providers/tencent.md and seed 002.
  */
 
 export const ESS_SERVICE = 'essbasic';
 export const ESS_VERSION = '2021-05-26';
 export const ESS_CONTENT_TYPE = 'application/json; charset=utf-8';
 
-/** Seed 002: "最多100个，超过100不处理". DescribeFlowDetailInfo takes the same maximum (PROVIDERS.md §2). */
+/** Seed 002: "最多100个，超过100不处理". DescribeFlowDetailInfo takes the same maximum (docs/providers/tencent.md). */
 export const ESS_MAX_FLOW_IDS = 100;
 /** Seed 002: CancelMessage "长度不能超过200". */
 export const ESS_MAX_CANCEL_MESSAGE = 200;
@@ -24,7 +24,7 @@ export interface EssAgent {
 export const CANCEL_TASK_STATUSES = ['PROCESSING', 'END', 'TIMEOUT'] as const;
 export type CancelTaskStatus = (typeof CANCEL_TASK_STATUSES)[number];
 
-/** DescribeCancelFlowsTask's answer, and (inferred, PROVIDERS.md §2) the MsgData of the CancelFlows callback. */
+/** DescribeCancelFlowsTask's answer, and (inferred, docs/providers/tencent.md) the MsgData of the CancelFlows callback. */
 export interface CancelFlowsTaskResult {
   taskId?: string;
   status: CancelTaskStatus;

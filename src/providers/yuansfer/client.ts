@@ -111,7 +111,7 @@ function time(result: Record<string, unknown>, field: string): Date | null {
 }
 
 /**
- * The Yuansfer auto-debit v3 client (PROVIDERS.md §4): JSON bodies signed with `verifySign`, one thin method per
+ * The Yuansfer auto-debit v3 client (docs/providers/yuansfer.md): JSON bodies signed with `verifySign`, one thin method per
  * endpoint over the shared pipeline.
  */
 export class YuansferClient {

@@ -12,7 +12,7 @@ import {
 
 export const YUANSFER = 'YUANSFER';
 
-/** Every documented `ret_code` (PROVIDERS.md §4 "Envelope"). */
+/** Every documented `ret_code` (docs/providers/yuansfer.md "Envelope"). */
 export const RET_CODES = {
   SYSTEM_ERROR: '000000',
   API_VERSION: '000010',
@@ -26,7 +26,7 @@ export const RET_CODES = {
   SUCCESS: '000100',
 } as const;
 
-/** Payment channels `consult` accepts (PROVIDERS.md §4; the v3 consult page adds `alipay_cn`). */
+/** Payment channels `consult` accepts (docs/providers/yuansfer.md; the v3 consult page adds `alipay_cn`). */
 export const YUANSFER_VENDORS = [
   'alipay',
   'alipay_cn',
@@ -101,7 +101,7 @@ export function noticeKind(status: string | undefined): YuansferNoticeKind | und
   return undefined;
 }
 
-/** `YYYYMMDDHHMMSS` on Yuansfer's clock, UTC+8 (PROVIDERS.md §4 "IPN"). Null when it is not such a time. */
+/** `YYYYMMDDHHMMSS` on Yuansfer's clock, UTC+8 (docs/providers/yuansfer.md "IPN"). Null when it is not such a time. */
 export function parseYuansferTime(value: string): Date | null {
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(value);
   if (!m) return null;

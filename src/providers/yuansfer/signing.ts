@@ -9,7 +9,7 @@ const isEmpty = (value: YuansferParamValue): value is null | undefined | '' =>
   value === undefined || value === null || value === '';
 
 /**
- * Computes Yuansfer's `verifySign` (PROVIDERS.md §4 "verifySign"): drop `verifySign` and empty values, sort by
+ * Computes Yuansfer's `verifySign` (docs/providers/yuansfer.md "verifySign"): drop `verifySign` and empty values, sort by
  * name, join `k=v` with `&`, append `&` + MD5(token), then lower-hex MD5 of the UTF-8 string. Values are not
  * URL-encoded: the signature covers them exactly as they are sent (or as a form-decoded IPN delivers them).
  */
@@ -25,7 +25,7 @@ export function verifySign(params: Record<string, YuansferParamValue>, token: st
 const HEX_MD5 = /^[0-9a-fA-F]{32}$/;
 
 /**
- * Checks the `verifySign` of an IPN or response against the other parameters (PROVIDERS.md §4 "IPN"), in constant
+ * Checks the `verifySign` of an IPN or response against the other parameters (docs/providers/yuansfer.md "IPN"), in constant
  * time. Parameters of untrusted input are `unknown`: any value that is not a scalar (an object, an array from a
  * repeated form field) cannot have been signed, so the whole message is rejected.
  */

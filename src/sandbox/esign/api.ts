@@ -2,7 +2,7 @@ import { detailData, rescissionStatusOf, type EsignFlow, type EsignSigner } from
 
 /**
  * The e签宝 v3 operations the API uses, transport-free: a verified request in, an envelope out, state changed in
- * place (PROVIDERS.md §3, seed 003). Callbacks are the emulator's business; these functions only report the events
+ * place (docs/providers/esign.md, seed 003). Callbacks are the emulator's business; these functions only report the events
  * that cause them.
  */
 
@@ -35,7 +35,7 @@ export const ESIGN_CODES = {
   NO_RESCINDABLE_FILES: 1439107,
 } as const;
 
-/** The documented message of a flow created with rescission disallowed (PROVIDERS.md §3). */
+/** The documented message of a flow created with rescission disallowed (docs/providers/esign.md). */
 export const RESCISSION_DISALLOWED_MESSAGE = '该流程不支持解约!';
 
 export interface Envelope {

@@ -28,11 +28,11 @@ import { signEsignCallback, verifyEsignRequest } from './signature';
 /**
  * The e签宝 open API v3 emulator (mounted at `/esign`): `initiate-rescission`, `revoke` and `detail` under
  * `/v3/sign-flow/{id}/…`, every request's Content-MD5 and signature checked first; the signed callbacks of
- * PROVIDERS.md §3 with e签宝's retries; and the admin hooks to create flows and move them (which is how a
+ * docs/providers/esign.md with e签宝's retries; and the admin hooks to create flows and move them (which is how a
  * rescission agreement gets signed).
  */
 
-/** The application of PROVIDERS.md §3's self vectors; its secret is public test material. */
+/** The application of docs/providers/esign.md's self vectors; its secret is public test material. */
 export const ESIGN_SAMPLE_APP_ID = '7438000001';
 export const ESIGN_SAMPLE_APP_SECRET = 'testAppSecret0123456789';
 
@@ -41,14 +41,14 @@ export interface EsignEmulatorOptions {
   apps?: Record<string, string>;
 }
 
-/** Callback actions (PROVIDERS.md §3); a drop-callback fault's `match` may name one, or a flow id. */
+/** Callback actions (docs/providers/esign.md); a drop-callback fault's `match` may name one, or a flow id. */
 export const ESIGN_CALLBACK_ACTIONS = {
   SIGN_FLOW_COMPLETE: 'SIGN_FLOW_COMPLETE',
   SIGN_FILE_RESCISSION_INITIATE: 'SIGN_FILE_RESCISSION_INITIATE',
   SIGN_FILE_RESCINDED: 'SIGN_FILE_RESCINDED',
 } as const;
 
-/** "up to 16 retries over many hours" (PROVIDERS.md §3). */
+/** "up to 16 retries over many hours" (docs/providers/esign.md). */
 export const ESIGN_CALLBACK_RETRIES = 16;
 
 /**
@@ -93,7 +93,7 @@ export function createEsignEmulator(kit: ProviderKit, options: EsignEmulatorOpti
   const flows = new Map<string, EsignFlow>();
 
   /**
-   * Posts one callback to `url`, signed as PROVIDERS.md §3 says: lower-hex HMAC-SHA256(AppSecret, timestamp + the
+   * Posts one callback to `url`, signed as docs/providers/esign.md says: lower-hex HMAC-SHA256(AppSecret, timestamp + the
    * notifyUrl's own query values sorted by key + raw body). The body (and its `timestamp`, the event's time) is
    * the same on every attempt; X-Tsign-Open-TIMESTAMP and the signature are made when each attempt is sent.
    */

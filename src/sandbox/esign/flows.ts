@@ -1,7 +1,7 @@
 import type { SignFlowStatusName } from '../kit';
 
 /**
- * e签宝 sign flows as the emulator keeps them, and the mapping between e签宝's numeric statuses (PROVIDERS.md §3:
+ * e签宝 sign flows as the emulator keeps them, and the mapping between e签宝's numeric statuses (docs/providers/esign.md:
  * 0 draft, 1 signing, 2 completed, 3 revoked, 5 expired, 7 rejected) and the API's names.
  */
 

@@ -2,13 +2,13 @@ import { createHash, createHmac, timingSafeEqual } from 'crypto';
 
 /**
  * The e签宝 side of the wire: checking a v3 open-API request signed in `Signature` auth mode, and signing the
- * callbacks e签宝 posts to a flow's notifyUrl. PROVIDERS.md section 3.
+ * callbacks e签宝 posts to a flow's notifyUrl. docs/providers/esign.md.
  *
  * Written from the receiver's point of view: the string to sign is rebuilt from the headers and path that arrived,
  * and the body's digest from its raw bytes.
  */
 
-/** "X-Tsign-Open-Ca-Timestamp … valid 15 minutes" (PROVIDERS.md §3), either side of the server clock. */
+/** "X-Tsign-Open-Ca-Timestamp … valid 15 minutes" (docs/providers/esign.md), either side of the server clock. */
 const MAX_SKEW_MS = 15 * 60 * 1000;
 
 export interface EsignRequest {
@@ -100,7 +100,7 @@ function pathAndQueryCandidates(pathAndQuery: string): string[] {
 }
 
 /**
- * Verifies an e签宝 v3 request signed in `Signature` auth mode (PROVIDERS.md §3, Request signing).
+ * Verifies an e签宝 v3 request signed in `Signature` auth mode (docs/providers/esign.md, Request signing).
  *
  * Checks, in order: the auth headers are present, the app id is known, Content-MD5 matches the body when there is
  * one, X-Tsign-Open-Ca-Timestamp is within 15 minutes of `now`, and X-Tsign-Open-Ca-Signature equals
@@ -155,7 +155,7 @@ export function verifyEsignRequest(req: EsignRequest): EsignVerifyResult {
 }
 
 /**
- * The `X-Tsign-Open-SIGNATURE` header of a callback (PROVIDERS.md §3, Callbacks): lower-hex HMAC-SHA256 keyed with
+ * The `X-Tsign-Open-SIGNATURE` header of a callback (docs/providers/esign.md, Callbacks): lower-hex HMAC-SHA256 keyed with
  * the AppSecret over timestamp + the values of the notifyUrl's own query parameters, sorted by key and concatenated,
  * + the raw body. Query values are taken URL-decoded, as the receiver's framework hands them over (inferred: the
  * docs do not say, and notify URLs rarely carry encoded characters).

@@ -2,7 +2,7 @@ import { formatChinaTime, type SignFlowStatusName } from '../kit';
 
 /**
  * ETC sign flows as the emulator keeps them, and the mapping between ETC's numeric statuses
- * (PROVIDERS.md section 1: 0 draft, 1 signing, 2 completed, 3 revoked, 5 expired, 7 rejected) and the API's names.
+ * (docs/providers/etc.md: 0 draft, 1 signing, 2 completed, 3 revoked, 5 expired, 7 rejected) and the API's names.
  */
 
 export type EtcFlowStatusCode = 0 | 1 | 2 | 3 | 5 | 7;

@@ -3,7 +3,7 @@ import { canonicalString, verifySignature } from './signature';
 
 /**
  * The ETC gateway's checks, transport-free: a parsed body and the time in, an envelope out
- * (PROVIDERS.md section 1, "Request" and "Response envelope").
+ * (docs/providers/etc.md, "Request" and "Response envelope").
  */
 
 /** Documented gateway codes. */

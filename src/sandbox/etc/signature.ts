@@ -1,7 +1,7 @@
 import { createPublicKey, createVerify, type KeyObject } from 'crypto';
 
 /**
- * The ETC gateway's request signature, checked the way the gateway does (PROVIDERS.md section 1, "Signature"):
+ * The ETC gateway's request signature, checked the way the gateway does (docs/providers/etc.md, "Signature"):
  * appId, nonce, timestamp, apiCode and every scalar field of params, sorted by key, joined as `key=value` with
  * `&`, SHA1withRSA over the UTF-8 bytes, Base64.
  *

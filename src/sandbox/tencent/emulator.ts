@@ -32,7 +32,7 @@ import { contentSignature, encryptCallback, verifyTc3 } from './tc3';
  * The Tencent Electronic Signature (essbasic 2021-05-26, platform edition) emulator: `POST /` (mounted at
  * `/tencent`) with the action in X-TC-Action, TC3-HMAC-SHA256 checked like Tencent Cloud's gateway, a rate limit per
  * action, the four actions the API uses with their documented validation and flow rules, batch-cancel tasks that
- * finish a moment after the call, and the encrypted, signed callbacks. PROVIDERS.md section 2 and seed 002.
+ * finish a moment after the call, and the encrypted, signed callbacks. docs/providers/tencent.md and seed 002.
  */
 
 export const ESS_VERSION = '2021-05-26';

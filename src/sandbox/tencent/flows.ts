@@ -2,7 +2,7 @@ import { randomInt } from 'crypto';
 import type { SignFlowStatusName } from '../kit';
 
 /**
- * Tencent Electronic Signature flows as the emulator keeps them (PROVIDERS.md section 2): the FlowStatus names of
+ * Tencent Electronic Signature flows as the emulator keeps them (docs/providers/tencent.md): the FlowStatus names of
  * DescribeFlowDetailInfo, the FlowCallbackStatus numbers of the FlowStatusChange callback, and which flows can still
  * be cancelled (seed 002: only flows not yet fully signed).
  */

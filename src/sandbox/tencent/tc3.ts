@@ -2,7 +2,7 @@ import { createCipheriv, createHash, createHmac, timingSafeEqual } from 'crypto'
 
 /**
  * The Tencent Cloud side of the wire: checking a TC3-HMAC-SHA256 request as the API gateway does, and producing the
- * encrypted, signed callbacks Electronic Signature sends. PROVIDERS.md section 2.
+ * encrypted, signed callbacks Electronic Signature sends. docs/providers/tencent.md.
  *
  * Written from the receiver's point of view: everything is recomputed from what arrived (the Authorization header's
  * own SignedHeaders list, the raw body bytes), never from what a client would have chosen to sign.
@@ -93,7 +93,7 @@ function parseAuthorization(value: string): ParsedAuthorization | string {
   return { secretId, date, service, signedHeaders, signature };
 }
 
-/** SignedHeaders must be lower-case, sorted, distinct names, including content-type and host (PROVIDERS.md §2.1). */
+/** SignedHeaders must be lower-case, sorted, distinct names, including content-type and host (docs/providers/tencent.md). */
 function checkSignedHeaders(signedHeaders: string): string[] | string {
   const names = signedHeaders.split(';');
   for (let i = 0; i < names.length; i++) {
@@ -139,7 +139,7 @@ function hexEqual(expectedHex: string, receivedHex: string): boolean {
 }
 
 /**
- * Verifies a TC3-HMAC-SHA256 signed request the way Tencent Cloud's API gateway does (PROVIDERS.md §2): the
+ * Verifies a TC3-HMAC-SHA256 signed request the way Tencent Cloud's API gateway does (docs/providers/tencent.md): the
  * canonical request is rebuilt from the headers the Authorization header says it signed, hashed with the raw body,
  * and the signature recomputed with the key derived for the credential's date and service.
  *
@@ -225,7 +225,7 @@ export function verifyTc3(req: Tc3Request): Tc3Result {
 }
 
 /**
- * Encrypts a callback message as Electronic Signature does when a CallbackKey is configured (PROVIDERS.md §2,
+ * Encrypts a callback message as Electronic Signature does when a CallbackKey is configured (docs/providers/tencent.md,
  * Callbacks): AES-256-CBC, key = the 32 UTF-8 bytes of the CallbackKey, IV = its first 16 bytes, PKCS#7 padding,
  * Base64. The result goes in the body as `{"encrypt":"<result>"}`.
  *
@@ -241,7 +241,7 @@ export function encryptCallback(plaintext: string, callbackKey: string): string 
 }
 
 /**
- * The `Content-Signature` header of a callback when a callback token is configured (PROVIDERS.md §2, Callbacks):
+ * The `Content-Signature` header of a callback when a callback token is configured (docs/providers/tencent.md, Callbacks):
  * `sha256=` + lower-hex HMAC-SHA256 keyed with the token over the raw body bytes as sent.
  */
 export function contentSignature(rawBody: string, token: string): string {

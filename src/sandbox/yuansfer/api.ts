@@ -3,7 +3,7 @@ import { checkRequestSign } from './verify-sign';
 
 /**
  * Yuansfer's auto-debit v3 API as the emulator answers it, transport-free: parameters and the time in, an envelope
- * (and the notices to send) out. PROVIDERS.md section 4 and the v3 pages for consult, apply-token, pay and revoke.
+ * (and the notices to send) out. docs/providers/yuansfer.md and the v3 pages for consult, apply-token, pay and revoke.
  *
  * Written independently of the client in `src/providers`: both are held to the doc vectors separately.
  */

@@ -88,7 +88,7 @@ export interface YuansferEmulator extends Emulator {
 
 export const DEFAULT_MERCHANT_NO = '200043';
 export const DEFAULT_STORE_NO = '300014';
-/** The token of PROVIDERS.md §4's doc vectors: published, never a real merchant's. */
+/** The token of docs/providers/yuansfer.md's doc vectors: published, never a real merchant's. */
 export const DEFAULT_TOKEN = '5cbfb079f15b150122261c8537086d77a';
 
 /** Names a drop-callback fault's `match` may use (or the autoDebitNo). */

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'crypto';
 
 /**
- * Yuansfer's `verifySign`, as its server computes it to check a request and to sign an IPN. PROVIDERS.md section 4.
+ * Yuansfer's `verifySign`, as its server computes it to check a request and to sign an IPN. docs/providers/yuansfer.md.
  */
 
 function md5Hex(text: string): string {
@@ -20,7 +20,7 @@ function wireValue(value: unknown): string | undefined {
 }
 
 /**
- * Computes `verifySign` over a request or IPN (PROVIDERS.md §4): drop `verifySign` and empty values, sort the rest
+ * Computes `verifySign` over a request or IPN (docs/providers/yuansfer.md): drop `verifySign` and empty values, sort the rest
  * by name (ASCII), join `k=v` with `&`, append `&` + lower-hex MD5(token), and take the lower-hex MD5 of that (UTF-8).
  * Values are used exactly as received — not URL-encoded, not trimmed.
  */

@@ -8,7 +8,7 @@ import {
   verifyEsignCallback,
 } from '../../../src/providers/esign/signing';
 
-// PROVIDERS.md §3 self vectors.
+// docs/providers/esign.md self vectors.
 const SECRET = 'testAppSecret0123456789';
 const FLOW = '/v3/sign-flow/0f0c2112f0000004ed3aea';
 const RESCISSION_BODY =

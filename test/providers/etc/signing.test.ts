@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, createVerify } from 'node:crypto';
 import { ETC_SANDBOX_PRIVATE_KEY } from '../../../src/config';
 import { etcNonce, etcSign, etcStringToSign } from '../../../src/providers/etc/signing';
 
-// PROVIDERS.md §1: the published sample key pair and vectors.
+// docs/providers/etc.md: the published sample key pair and vectors.
 const privateKey = createPrivateKey({ key: Buffer.from(ETC_SANDBOX_PRIVATE_KEY, 'base64'), format: 'der', type: 'pkcs8' });
 const PUBLIC_KEY =
   'MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQCWJp6jtuKcpR+g+PiQbM5+dmVfobLFvu+wmqDbJ6zwlLQ/GVwT0OrYjzIZBciTa0jEVLELYTipUg90Pqz6Y7ABgGvuDoRVLPEdqCvb3o90hfu82dOHCiRvny4xsWuEdm5s1W7m2S/gQJPWNqmtSClezTUu409/DurBMxUQYpNcmwIDAQAB';

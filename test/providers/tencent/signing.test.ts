@@ -6,7 +6,7 @@ import {
   verifyContentSignature,
 } from '../../../src/providers/tencent/signing';
 
-// PROVIDERS.md §2. The body holds literal backslash-u escapes (the bytes `\u672a`), not the Chinese characters.
+// docs/providers/tencent.md. The body holds literal backslash-u escapes (the bytes `\u672a`), not the Chinese characters.
 const DOC_BODY = String.raw`{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}`;
 const DOC_COMMON = {
   service: 'cvm',
@@ -76,7 +76,7 @@ describe('tc3Sign', () => {
   });
 });
 
-// PROVIDERS.md §2 "self vector (callback)".
+// docs/providers/tencent.md "self vector (callback)".
 const KEY = '0123456789abcdef0123456789abcdef';
 const TOKEN = 'testtoken';
 const PLAINTEXT =

@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { checkVerifySign, verifySign } from '../../../src/providers/yuansfer/signing';
 
-// PROVIDERS.md §4 doc vectors.
+// docs/providers/yuansfer.md doc vectors.
 const TOKEN = '5cbfb079f15b150122261c8537086d77a';
 
 const SECURE_PAY = {

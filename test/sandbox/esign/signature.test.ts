@@ -1,7 +1,7 @@
 import { createHmac } from 'crypto';
 import { signEsignCallback, verifyEsignRequest, type EsignRequest } from '../../../src/sandbox/esign/signature';
 
-// PROVIDERS.md §3, self vectors.
+// docs/providers/esign.md, self vectors.
 const APP_ID = '7438000001';
 const APP_SECRET = 'testAppSecret0123456789';
 const NOW = 1_700_000_000_000;

@@ -2,7 +2,7 @@ import { createHash, createHmac } from 'crypto';
 import fetch from 'node-fetch';
 
 /**
- * Test-only e签宝 request signer and callback checker, written from PROVIDERS.md §3 separately from both the client
+ * Test-only e签宝 request signer and callback checker, written from docs/providers/esign.md separately from both the client
  * (src/providers/esign) and the emulator (src/sandbox/esign), so a mistake shared by either cannot hide.
  */
 

@@ -8,7 +8,7 @@ import {
 } from '../../../src/sandbox/etc/signature';
 import { signString } from './signer';
 
-// PROVIDERS.md section 1.
+// docs/providers/etc.md.
 const DOC_STRING = 'apiCode=test.add&appId=OIG0AF4DMOK2VC2N&name=测试&nonce=123AO9&timestamp=1604990109987';
 const DOC_SIGNATURE =
   'CN0XEbwadVuQWHhTPfvPxCzZkd8VqTHH4TtL4Lx42lcvUxE0w5NfidiAi8q3lnsv83mb/Dc+SAZTmWaMfArgcnmCXKA8ChM1XyPPqNhSJd4RIQ/ZAonax32qJsYl2opC7xlYmo27hNtDzLpQPfux2vvXRHx2lswMLgfL23F1ENo=';

@@ -1,7 +1,7 @@
 import { createDecipheriv, createHash, createHmac } from 'crypto';
 import { contentSignature, encryptCallback, verifyTc3, type Tc3Request } from '../../../src/sandbox/tencent/tc3';
 
-// PROVIDERS.md §2, doc vectors A and B (Tencent Cloud's published TC3 example).
+// docs/providers/tencent.md, doc vectors A and B (Tencent Cloud's published TC3 example).
 const TIMESTAMP = 1551113065;
 const HOST = 'cvm.tencentcloudapi.com';
 const CONTENT_TYPE = 'application/json; charset=utf-8';
@@ -192,7 +192,7 @@ describe('verifyTc3', () => {
   });
 });
 
-// PROVIDERS.md §2, self vector (callback).
+// docs/providers/tencent.md, self vector (callback).
 const CALLBACK_KEY = '0123456789abcdef0123456789abcdef';
 const CALLBACK_TOKEN = 'testtoken';
 const CALLBACK_PLAINTEXT =

@@ -73,7 +73,7 @@ function refusal(ret_code: string, ret_msg: string) {
 }
 
 describe('the test signer', () => {
-  it('reproduces the doc vectors of PROVIDERS.md §4', () => {
+  it('reproduces the doc vectors of docs/providers/yuansfer.md', () => {
     expect(sign({ merchantNo: '200043', storeNo: '300014', autoDebitNo: '298222562856331071', grantType: 'AUTHORIZATION_CODE' })).toBe('edeb2fe1c1be1c4d4763ac7b7c3a4098');
     expect(
       sign({ transactionNo: '305680500880311923', status: 'success', amount: '0.01', currency: 'USD', settleCurrency: 'USD', reference: 'test1666247277861', time: '20221020142817' }),

@@ -6,7 +6,7 @@ import { createHash } from 'crypto';
  * md5 of the whole, lower-case hex. Checked against the doc vectors below before any suite relies on it.
  */
 
-/** The token of PROVIDERS.md §4's doc vectors, which the sandbox's default merchant uses. */
+/** The token of docs/providers/yuansfer.md's doc vectors, which the sandbox's default merchant uses. */
 export const DOC_TOKEN = '5cbfb079f15b150122261c8537086d77a';
 export const SANDBOX_MERCHANT_NO = '200043';
 export const SANDBOX_STORE_NO = '300014';

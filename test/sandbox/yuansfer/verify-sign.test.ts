@@ -1,6 +1,6 @@
 import { checkRequestSign, computeVerifySign } from '../../../src/sandbox/yuansfer/verify-sign';
 
-// PROVIDERS.md §4, doc vectors.
+// docs/providers/yuansfer.md, doc vectors.
 const TOKEN = '5cbfb079f15b150122261c8537086d77a';
 
 const SECURE_PAY = {
