@@ -5,9 +5,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { GraphQLError, type ExecutionResult } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { Authenticator } from './auth/authenticator';
 import { esignCallbackHandler } from './callbacks/esign';
 import { etcCallbackHandler } from './callbacks/etc';
 import { tencentCallbackHandler } from './callbacks/tencent';
@@ -15,10 +13,13 @@ import { yuansferCallbackHandler } from './callbacks/yuansfer';
 import { loadConfig, type Config, type HttpClientSettings } from './config';
 import { EventFeed } from './events/feed';
 import { createNotifier, type Notifier } from './events/notifier';
+import { auditPlugin } from './graphql/audit';
 import { createContext, type Context, type Services } from './graphql/context';
 import { formatError } from './graphql/errors';
+import { ownOrigins } from './graphql/origins';
 import { jsonStatusPlugin } from './graphql/over-http';
 import { buildFederatedSchema } from './graphql/schema';
+import { attachWebSocket } from './graphql/websocket';
 import { AutoDebitRecorder, AutoDebitService } from './lifecycle/autodebit';
 import { CancelService, type BatchCancelProvider, type CancelServiceOptions } from './lifecycle/cancel';
 import { FlowService } from './lifecycle/flows';
@@ -125,27 +126,34 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     }),
     cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, { ...options.cancel, logger }),
     logger,
+    partyClaims: config.auth.partyClaims,
+    defaultParties: {
+      tencentAgent: config.tencent && { proxyOrganizationOpenId: config.tencent.proxyOrganizationOpenId, proxyOperatorOpenId: config.tencent.proxyOperatorOpenId },
+      yuansfer: config.yuansfer && { merchantNo: config.yuansfer.merchantNo, storeNo: config.yuansfer.storeNo },
+    },
   };
+  const authenticator = new Authenticator(config.auth, logger);
+  if (config.auth.explicitlyOff) {
+    logger.warn('AUTH=off: every caller may do everything in every tenant; never run like this where the API can be reached by others');
+  }
 
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
   const schema = await buildFederatedSchema();
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  const formatResult = (result: ExecutionResult): ExecutionResult =>
-    result.errors
-      ? { ...result, errors: result.errors.map((e) => { const f = formatError(e.toJSON(), e, logger); return new GraphQLError(f.message, { path: f.path, extensions: f.extensions }); }) }
-      : result;
-  const wsCleanup = useServer<Record<string, unknown> | undefined, { context?: Context }>(
-    {
-      schema,
-      // WebSocket operations bypass Apollo's context function: each subscribe message gets its own loaders here.
-      context: () => createContext(services) as unknown as Record<string, unknown>,
-      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult),
-    },
-    wsServer,
-  );
+  const allowedOrigins = () => [...ownOrigins(listeningPort, config.publicUrl), ...config.auth.corsOrigins];
+  const wsCleanup = attachWebSocket(httpServer, {
+    path: '/graphql',
+    schema,
+    services,
+    authenticator,
+    allowedOrigins,
+    maxSubscriptions: config.wsMaxSubscriptions,
+    maxPayloadBytes: 64 * 1024,
+    connectionInitWaitTimeoutMs: 3_000,
+    logger,
+  });
 
   const apollo = new ApolloServer<BaseContext & Context>({
     schema,
@@ -157,6 +165,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       ApolloServerPluginInlineTraceDisabled(),
       // GraphQL over HTTP: request errors answered as application/json get 200 (see over-http.ts).
       jsonStatusPlugin(),
+      auditPlugin(logger),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
     ],
   });
@@ -193,7 +202,14 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   }
   app.post(CALLBACK_PATHS.yuansfer, raw, yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger }));
 
-  app.use('/graphql', express.json({ limit: '1mb' }), expressMiddleware(apollo, { context: async () => createContext(services) }));
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      // The caller is verified once here, at the edge; resolvers only ever see ctx.caller.
+      context: async ({ req }) => createContext(services, await authenticator.authenticate(httpCredentials(req))),
+    }),
+  );
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -289,5 +305,26 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       })();
       return closing;
     },
+  };
+}
+
+/** What an HTTP GraphQL request carries for authentication: the header, and (gateway traffic) the signed operation. */
+function httpCredentials(req: express.Request): Parameters<Authenticator['authenticate']>[0] {
+  const body = (req.method === 'POST' && req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+  const query = req.method === 'GET' ? (req.query as Record<string, unknown>) : {};
+  const parse = (value: unknown) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    authorization: req.headers.authorization,
+    extensions: body.extensions ?? parse(query.extensions),
+    query: body.query ?? query.query,
+    variables: body.variables ?? parse(query.variables),
+    address: req.socket.remoteAddress ?? 'unknown',
   };
 }

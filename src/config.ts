@@ -1,5 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
+import { loadAuthConfig, type AuthConfig } from './auth/config';
+import { ConfigError } from './config-error';
 
 /**
  * The sample key pair and app id published with the ETC gateway documentation (docs/providers/etc.md). They are public
@@ -9,15 +11,7 @@ export const ETC_SANDBOX_APP_ID = 'OIG0AF4DMOK2VC2N';
 export const ETC_SANDBOX_PRIVATE_KEY =
   'MIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBAJYmnqO24pylH6D4+JBszn52ZV+hssW+77CaoNsnrPCUtD8ZXBPQ6tiPMhkFyJNrSMRUsQthOKlSD3Q+rPpjsAGAa+4OhFUs8R2oK9vej3SF+7zZ04cKJG+fLjGxa4R2bmzVbubZL+BAk9Y2qa1IKV7NNS7jT38O6sEzFRBik1ybAgMBAAECgYB3PxSeUJCId1s3LIO7r64PIVhBKtof0hPp3eQCKPBf4LmFo05NLo5UjuTqmn1BFuMjiV9R+lRVpKZBW8Vk1ebhEnej7+SEAyrTU2jFE/7+V+JYChWJY3ipyvnWnLvGNIB9Er0wHGK8R9o7lDi0+592x1tuOrxud1nJ56ID4DgfAQJBAM/77Z0nkbvEgdJ0hgSXAvwZ1EjSGtkGFVELlsuYM6kt3xQ+FCk2fmuiE7t8UObAVHx4HusnApIJUWrs8hxFAxMCQQC40LA2xUDYvqM9sYx7l98M6K0/LEuRMm8QLt+5lhNCeibh4MZI8kHADsgnqLY7EC4WunAbNFL/AREGMI+WM+lZAkEAwskM9rwSTqpxc2rSAQZ1Myn1mOW9YzfBSw/xgGfhKjbd0BV7yEVTDPbUSCjbk+DYv2G4gz8bty2m5N9YuIUhpQJAcNFDoEuNKEJHV/O4NAIjcLfgef3KK1pEHfbfL2UDYMM8VQpnQERSCrF7UWpVw3w/BjTNFm48c9ns0IB4RlJuEQJBAJ7wpryXOU9wj02vTciXHo955AnrbAVMyu/9flZTVRAZ1XQF5Unt2iSUl0kcwT7njANCX94bZTJilXqJnZK6MS0=';
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 /** Where a provider client sends its requests: a fixed URL, or (sandbox) one known only once the server listens. */
 export type BaseUrl = string | (() => string);
@@ -109,6 +103,10 @@ export interface Config {
   eventPollIntervalMs: number;
   /** Callback receipts older than this are deleted (at start-up and hourly). */
   receiptRetentionDays: number;
+  /** Operations one WebSocket may hold at once. */
+  wsMaxSubscriptions: number;
+  /** Who may call the API and as whom (docs/security.md). */
+  auth: AuthConfig;
   /** Undefined: the provider is not configured; its operations answer PROVIDER_NOT_CONFIGURED. */
   etc?: EtcConfig;
   tencent?: TencentConfig;
@@ -271,7 +269,7 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
   const sandbox = sandboxRaw === undefined ? !anyCredential : ['on', 'true', '1'].includes(sandboxRaw);
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:', 'file:']);
 
-  const config: Config = {
+  const config: Omit<Config, 'auth'> = {
     port,
     host: read(env, 'HOST') ?? '0.0.0.0',
     publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']),
@@ -284,6 +282,7 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
     eventPollIntervalMs: int(env, 'EVENT_POLL_INTERVAL_MS', 1_000, 10),
     // Receipts dedupe provider retries, the longest of which come up to 48 h late (e签宝): 3 days at least.
     receiptRetentionDays: int(env, 'RECEIPT_RETENTION_DAYS', 30, 3),
+    wsMaxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
   };
 
   const etcSet = ETC_VARIABLES.filter((v) => read(env, v) !== undefined);
@@ -316,7 +315,8 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
   config.yuansfer = loadYuansfer(env, sandbox, sandboxBase);
   config.esign = loadEsign(env, sandbox, sandboxBase);
   config.tencent = loadTencent(env, sandbox, sandboxBase);
-  return config;
+  // Last, so a malformed provider variable is named before the (broader) authentication requirement.
+  return { ...config, auth: loadAuthConfig(env, { sandbox, production: read(env, 'NODE_ENV') === 'production' }) };
 }
 
 const TENCENT_VARIABLES = [

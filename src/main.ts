@@ -11,6 +11,17 @@ export const DEMO_FLOWS = [
   { flowId: '587a2f4738d44391835198df570b6ee6', status: 'COMPLETED' },
 ] as const;
 
+function authLine(app: RunningApp): string {
+  const auth = app.config.auth;
+  if (!auth.enabled) {
+    return auth.explicitlyOff
+      ? 'OFF (AUTH=off): every caller may do everything — never expose this'
+      : 'off (sandbox mode, no AUTH_* set): every caller is trusted; set AUTH_JWT_SECRET or AUTH_JWKS_URL to require tokens';
+  }
+  const ways = [auth.jwtSecret && 'HS256 (AUTH_JWT_SECRET)', auth.jwksUrl && 'JWKS (AUTH_JWKS_URL)', auth.gatewayHmacSecret && 'Hive Gateway (AUTH_GATEWAY_HMAC_SECRET)'].filter(Boolean);
+  return `bearer JWT required: ${ways.join(', ')}`;
+}
+
 function banner(app: RunningApp): string {
   const query = `{ signFlow(id: "ETC:${DEMO_FLOWS[0].flowId}") { id status providerStatus updatedAt } }`;
   const lines = [
@@ -18,6 +29,7 @@ function banner(app: RunningApp): string {
     `  GraphQL      ${app.graphqlUrl}`,
     `  WebSocket    ${app.wsUrl}  (graphql-transport-ws)`,
     `  Health       ${app.url}/healthz   ${app.url}/readyz`,
+    `  Auth         ${authLine(app)}`,
   ];
   if (app.sandbox) {
     lines.push(

@@ -1,3 +1,5 @@
+import type { Caller } from '../auth/caller';
+import type { PartyClaimNames } from '../auth/config';
 import type { EventFeed } from '../events/feed';
 import type { AutoDebitLoader, AutoDebitService } from '../lifecycle/autodebit';
 import type { CancelItemsLoader, CancelService, CancelTaskLoader } from '../lifecycle/cancel';
@@ -5,6 +7,12 @@ import type { FlowLoader, FlowService, StoredFlowLoader } from '../lifecycle/flo
 import type { RescissionLoader, RescissionsByFlowLoader, RescissionService } from '../lifecycle/rescission';
 import type { Logger } from '../logger';
 import type { Store } from '../store/types';
+
+/** Parties the deployment itself acts as when a token names none (from the provider configuration). */
+export interface DefaultParties {
+  tencentAgent?: { proxyOrganizationOpenId: string; proxyOperatorOpenId: string };
+  yuansfer?: { merchantNo: string; storeNo: string };
+}
 
 /** Long-lived services, created once per process and shared by every request. */
 export interface Services {
@@ -15,11 +23,16 @@ export interface Services {
   cancels: CancelService;
   rescissions: RescissionService;
   logger: Logger;
+  /** Claim names of the acting parties (docs/security.md). */
+  partyClaims: PartyClaimNames;
+  defaultParties: DefaultParties;
 }
 
-/** Per-operation state: loaders live here, never in module scope, so nothing is cached across requests. */
+/** Per-operation state: the caller and the loaders, never in module scope, so nothing is shared across callers. */
 export interface Context {
   services: Services;
+  /** Who is calling, verified at the edge of the transport (src/auth/authenticator.ts). */
+  caller: Caller;
   loaders: {
     flows: FlowLoader;
     storedFlows: StoredFlowLoader;
@@ -31,17 +44,19 @@ export interface Context {
   };
 }
 
-export function createContext(services: Services): Context {
+/** Every loader sees only what the caller may see: another tenant's record loads as null (absent). */
+export function createContext(services: Services, caller: Caller): Context {
   return {
     services,
+    caller,
     loaders: {
-      flows: services.flows.createLoader(),
-      storedFlows: services.flows.createStoredLoader(),
-      autoDebits: services.autoDebits.createLoader(),
-      cancelTasks: services.cancels.createLoader(),
+      flows: services.flows.createLoader(caller),
+      storedFlows: services.flows.createStoredLoader(caller),
+      autoDebits: services.autoDebits.createLoader(caller),
+      cancelTasks: services.cancels.createLoader(caller),
       cancelItems: services.cancels.createItemsLoader(),
-      rescissions: services.rescissions.createLoader(),
-      rescissionsByFlow: services.rescissions.createByFlowLoader(),
+      rescissions: services.rescissions.createLoader(caller),
+      rescissionsByFlow: services.rescissions.createByFlowLoader(caller),
     },
   };
 }

@@ -27,6 +27,11 @@ const KNOWN_CODES = new Set([
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'OPERATION_RESOLUTION_FAILURE',
   'IDEMPOTENCY_KEY_IN_USE',
+  // Identity and access (src/auth): the message says what is missing and never echoes a token.
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'SERVICE_UNAVAILABLE',
+  'TOO_MANY_SUBSCRIPTIONS',
   ...Object.values(PROVIDER_ERROR_CODES),
 ]);
 

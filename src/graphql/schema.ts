@@ -3,6 +3,7 @@ import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { createPubSub } from '@graphql-yoga/subscription';
 import { parse, type GraphQLSchema } from 'graphql';
 import { buildSchema, createResolversMap, type NonEmptyArray } from 'type-graphql';
+import { enforceAccessRules } from '../auth/access';
 import { AutoDebitEventResolver, AutoDebitResolver, resolveAutoDebitReference } from './autodebit/resolver';
 import { CancelTaskResolver, resolveCancelTaskReference } from './cancel/resolver';
 import type { Context } from './context';
@@ -23,7 +24,7 @@ const REFERENCE_RESOLVERS = {
 };
 
 export const FEDERATION_LINK =
-  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key", "@shareable", "@external", "@requires", "@provides"])';
+  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key", "@shareable", "@external", "@requires", "@provides", "@authenticated", "@requiresScopes"])';
 
 /**
  * type-graphql builds the code-first schema; its printed SDL (with the @key directives) plus its resolvers go
@@ -43,5 +44,5 @@ export async function buildFederatedSchema(): Promise<GraphQLSchema> {
   for (const [type, extra] of Object.entries(REFERENCE_RESOLVERS)) resolvers[type] = { ...resolvers[type], ...extra };
   const typeDefs = parse(`${FEDERATION_LINK}\n\n${printSchemaWithDirectives(schema)}`);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the resolver map's shape is checked by buildSubgraphSchema
-  return buildSubgraphSchema([{ typeDefs, resolvers: resolvers as any }]);
+  return enforceAccessRules(buildSubgraphSchema([{ typeDefs, resolvers: resolvers as any }]));
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
+import { canSee, type Caller } from '../auth/caller';
 import {
   AUTO_DEBIT_NO,
   AUTO_DEBIT_PROVIDER,
@@ -26,6 +27,7 @@ import {
 import type { AutoDebit } from '../store/auto-debits';
 import type { Store, StoredEvent } from '../store/types';
 import type { Idempotency } from './idempotency';
+import { assertActsOn } from './ownership';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Recording
@@ -47,6 +49,10 @@ export interface AutoDebitReport {
   data?: Record<string, unknown> | null;
   /** For IPNs: the dedupe identity of this notice and its raw body. */
   receipt?: { dedupeKey: string; body: string };
+  /** The tenant an authorization this report creates belongs to. */
+  tenant?: string | null;
+  /** `sub` of the caller whose mutation this report records. */
+  actor?: string | null;
 }
 
 export interface AutoDebitRecordResult {
@@ -88,9 +94,11 @@ export class AutoDebitRecorder {
         autoReference: report.autoReference,
         vendor: report.vendor,
         data: report.data,
+        tenant: report.tenant,
       });
       if (!changes) return { duplicate: false, autoDebit };
       const event = await tx.events.append({
+        actor: report.actor ?? null,
         kind: 'autodebit',
         subjectId: id,
         provider: AUTO_DEBIT_PROVIDER,
@@ -201,11 +209,14 @@ export class AutoDebitService {
   }
 
   /** A per-request loader: every authorization asked for while resolving one operation, in one store query. */
-  createLoader(): AutoDebitLoader {
+  createLoader(caller: Caller): AutoDebitLoader {
     return new DataLoader<string, AutoDebit | null>(
       async (ids) => {
         const found = await this.store.autoDebits.getMany(ids.filter((id) => parseAutoDebitId(id) !== undefined));
-        return ids.map((id) => found.get(id) ?? null);
+        return ids.map((id) => {
+          const autoDebit = found.get(id);
+          return autoDebit && canSee(caller, autoDebit.tenant) ? autoDebit : null;
+        });
       },
       { maxBatchSize: 1000 },
     );
@@ -256,12 +267,12 @@ export class AutoDebitService {
    * consult: asks Yuansfer for the page where the payer authorizes, and stores the authorization as PENDING.
    * Without a reference one is generated (Yuansfer requires `autoReference`).
    */
-  async start(input: StartAutoDebitInput): Promise<StartAutoDebitResult> {
+  async start(input: StartAutoDebitInput, caller: Caller): Promise<StartAutoDebitResult> {
     const invalid = this.validateStart(input);
     if (invalid.length > 0) return { autoDebitId: null, authUrl: null, userErrors: invalid };
     const client = this.yuansfer();
     const refuse = (error: UserError): StartAutoDebitResult => ({ autoDebitId: null, authUrl: null, userErrors: [error] });
-    return this.idempotency.run(input.idempotencyKey, 'startAutoDebit', { ...input }, async () => {
+    return this.idempotency.run(caller, input.idempotencyKey, 'startAutoDebit', { ...input }, async () => {
       const merchantNo = input.merchantNo ?? client.merchantNo;
       const storeNo = input.storeNo ?? client.storeNo;
       const autoReference = input.reference ?? `ad_${randomUUID().replace(/-/g, '')}`;
@@ -295,6 +306,8 @@ export class AutoDebitService {
         vendor: consulted.vendor ?? input.vendor.toLowerCase(),
         occurredAt: new Date(),
         data: { authUrl: consulted.authUrl, terminal: input.terminal, note: input.note ?? null },
+        tenant: caller.tenant,
+        actor: caller.sub,
       });
       return { autoDebitId: autoDebit.id, authUrl: consulted.authUrl, userErrors: [] };
     }, refuse);
@@ -304,7 +317,7 @@ export class AutoDebitService {
    * revoke (seed 004). merchantNo and storeNo default to the stored authorization's, then to the configuration's.
    * An authorization the store never saw is still revoked at Yuansfer: other systems start authorizations too.
    */
-  async revoke(input: RevokeAutoDebitInput): Promise<RevokeAutoDebitResult> {
+  async revoke(input: RevokeAutoDebitInput, caller: Caller): Promise<RevokeAutoDebitResult> {
     const invalid = this.validateMerchant(input);
     if (!AUTO_DEBIT_NO.test(input.autoDebitNo)) {
       invalid.unshift({ code: UserErrorCode.INVALID_INPUT, field: ['input', 'autoDebitNo'], message: 'autoDebitNo must be 1 to 64 letters, digits, "_" or "-"' });
@@ -314,7 +327,8 @@ export class AutoDebitService {
     const id = autoDebitId(input.autoDebitNo);
     const field = ['input', 'autoDebitNo'];
     const refuse = (error: UserError): RevokeAutoDebitResult => ({ autoDebitId: null, userErrors: [error] });
-    return this.idempotency.run(input.idempotencyKey, 'revokeAutoDebit', { ...input }, async () => {
+    return this.idempotency.run(caller, input.idempotencyKey, 'revokeAutoDebit', { ...input }, async () => {
+      await assertActsOn(this.store, caller, 'autodebit', id, (await this.store.autoDebits.get(id))?.tenant);
       const current = await this.store.autoDebits.get(id);
       const alreadyRevoked: UserError = {
         code: AutoDebitErrorCode.AUTO_DEBIT_ALREADY_REVOKED,
@@ -329,7 +343,17 @@ export class AutoDebitService {
       };
       try {
         const revoked = await client.revoke(ref);
-        await this.recorder.record({ ...ref, status: 'REVOKED', source: 'MUTATION', providerStatus: RET_CODES.SUCCESS, autoReference: revoked.autoReference, vendor: revoked.vendor, occurredAt: new Date() });
+        await this.recorder.record({
+          ...ref,
+          status: 'REVOKED',
+          source: 'MUTATION',
+          providerStatus: RET_CODES.SUCCESS,
+          autoReference: revoked.autoReference,
+          vendor: revoked.vendor,
+          occurredAt: new Date(),
+          tenant: caller.tenant,
+          actor: caller.sub,
+        });
         return { autoDebitId: id, userErrors: [] };
       } catch (error) {
         if (error instanceof ProviderNotFoundError) {
@@ -341,7 +365,7 @@ export class AutoDebitService {
         if (error instanceof ProviderBusinessError && error.code === RET_CODES.STATUS_ERROR) {
           // Yuansfer refuses a revoked authorization with a status error: the store missed the revocation (an IPN
           // lost, or the payer revoked in their wallet), so it learns it now.
-          await this.recorder.record({ ...ref, status: 'REVOKED', source: 'SYNC', providerStatus: RET_CODES.STATUS_ERROR });
+          await this.recorder.record({ ...ref, status: 'REVOKED', source: 'SYNC', providerStatus: RET_CODES.STATUS_ERROR, tenant: caller.tenant });
           return { autoDebitId: id, userErrors: [alreadyRevoked] };
         }
         if (error instanceof ProviderBusinessError) {

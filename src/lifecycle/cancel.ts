@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
+import { canSee, type Caller } from '../auth/caller';
 import { flowId, isTerminal, parseFlowId, UserErrorCode, type EventSource, type FlowRef, type SignProvider, type UserError } from '../domain/model';
 import type { EventFeed } from '../events/feed';
 import { PROVIDER_ERROR_CODES } from '../graphql/errors';
@@ -12,6 +13,7 @@ import type { CancelItem, CancelRequest, CancelTask, ItemOutcome, NewCancelItem 
 import type { Store, StoredEvent } from '../store/types';
 import { chunk, groupBy } from '../util/arrays';
 import type { Idempotency } from './idempotency';
+import { claimForCaller } from './ownership';
 import type { FlowRecorder, StatusReport } from './recorder';
 
 export type CancelTaskLoader = DataLoader<string, CancelTask | null>;
@@ -29,6 +31,8 @@ export const CancelItemCode = {
   ETC_MEMBER_NO_REQUIRED: 'ETC_MEMBER_NO_REQUIRED',
   /** No outcome before the deadline, or the provider's batch task timed out: ok stays null (unknown). */
   TIMEOUT: 'TIMEOUT',
+  /** The flow belongs to another tenant: nothing was sent for it. */
+  FORBIDDEN: 'FORBIDDEN',
 } as const;
 
 /** What a provider that cancels many flows in one call offers (Tencent's ChannelBatchCancelFlows family). */
@@ -42,13 +46,15 @@ export interface BatchCancelProvider {
   validateCancel(options: BatchCancelOptions): UserError[];
   /** Aligned failures: null = accepted into the provider's task, else the provider's reason for that flow. */
   cancelBatch(providerFlowIds: readonly string[], options: BatchCancelOptions, signal?: AbortSignal): Promise<{ providerTaskId: string; failures: (string | null)[] }>;
-  describeCancelTask(providerTaskId: string, signal?: AbortSignal): Promise<BatchTaskResult>;
+  describeCancelTask(providerTaskId: string, signal?: AbortSignal, agent?: BatchCancelOptions['tencentAgent']): Promise<BatchTaskResult>;
   fetchFlows(providerFlowIds: readonly string[], signal?: AbortSignal): Promise<Map<string, ProviderFlowSnapshot>>;
 }
 
 export interface BatchCancelOptions {
   reason?: string | null;
   cancelMessageFormat?: number | null;
+  /** Tencent's Agent the task's caller acts as; absent: the configured one. */
+  tencentAgent?: { proxyOrganizationOpenId: string; proxyOperatorOpenId: string } | null;
 }
 
 /** A provider batch task's result, from polling or from its callback. */
@@ -64,6 +70,7 @@ export interface CancelInput {
   cancelMessageFormat?: number | null;
   etcMemberNo?: string | null;
   idempotencyKey?: string | null;
+  tencentAgent?: { proxyOrganizationOpenId: string; proxyOperatorOpenId: string } | null;
 }
 
 /** Plain JSON, so an idempotent replay returns exactly what the first request returned. */
@@ -171,11 +178,14 @@ export class CancelService {
   }
 
   /** A per-request loader: every task id asked for while resolving one operation is read with one store query. */
-  createLoader(): CancelTaskLoader {
+  createLoader(caller: Caller): CancelTaskLoader {
     return new DataLoader<string, CancelTask | null>(
       async (ids) => {
         const found = await this.store.cancelTasks.getMany(ids);
-        return ids.map((id) => found.get(id) ?? null);
+        return ids.map((id) => {
+          const task = found.get(id);
+          return task && canSee(caller, task.tenant) ? task : null;
+        });
       },
       { maxBatchSize: 1000 },
     );
@@ -218,7 +228,7 @@ export class CancelService {
   // ------------------------------------------------------------------------------------------------------------
   // The request
 
-  async cancel(input: CancelInput): Promise<CancelResult> {
+  async cancel(input: CancelInput, caller: Caller): Promise<CancelResult> {
     const refuse = (errors: UserError[]): CancelResult => ({ taskId: null, userErrors: errors });
     if (input.ids.length === 0) {
       return refuse([{ code: UserErrorCode.INVALID_INPUT, field: ['input', 'ids'], message: 'ids must name at least one flow' }]);
@@ -241,11 +251,15 @@ export class CancelService {
       reason: input.reason && input.reason.trim() !== '' ? input.reason : null,
       cancelMessageFormat: input.cancelMessageFormat ?? null,
       etcMemberNo: input.etcMemberNo && input.etcMemberNo.trim() !== '' ? input.etcMemberNo : null,
+      actor: caller.sub,
+      tencentAgent: input.tencentAgent ?? null,
     };
     const { inputErrors, itemFailures } = this.validate(refs, options);
     if (inputErrors.length > 0) return refuse(inputErrors);
 
-    return this.idempotency.run(input.idempotencyKey, 'cancelSignFlows', { ...input, ids: [...input.ids] }, () => this.create(refs, options, itemFailures), (error) => refuse([error]));
+    return this.idempotency.run(caller, input.idempotencyKey, 'cancelSignFlows', { ...input, ids: [...input.ids] }, () => this.create(refs, options, itemFailures, caller), (error) =>
+      refuse([error]),
+    );
   }
 
   /**
@@ -288,12 +302,14 @@ export class CancelService {
     return { inputErrors, itemFailures };
   }
 
-  private async create(refs: readonly FlowRef[], request: CancelRequest, itemFailures: Map<SignProvider, ItemOutcome>): Promise<CancelResult> {
+  private async create(refs: readonly FlowRef[], request: CancelRequest, itemFailures: Map<SignProvider, ItemOutcome>, caller: Caller): Promise<CancelResult> {
     const ids = refs.map(flowId);
     const known = new Map<string, { status: string; terminal: boolean }>();
     // Time before the first provider call: one read (the store chunks it where it must).
     const found = await this.store.flows.getMany(ids);
     for (const [id, flow] of found) known.set(id, { status: flow.status, terminal: isTerminal(flow.status) });
+    // Another tenant's flows fail at once; unowned ones become the caller's (docs/security.md, "Tenancy").
+    const allowed = await claimForCaller(this.store, caller, 'signflow', new Map([...found].map(([id, flow]) => [id, flow.tenant])));
     const firstAt = new Map<string, number>();
     const items: NewCancelItem[] = refs.map((ref, i) => {
       const id = ids[i] as string;
@@ -302,6 +318,8 @@ export class CancelService {
       const flow = known.get(id);
       if (first !== undefined) {
         item.outcome = { ok: false, code: CancelItemCode.DUPLICATE_ID, reason: `the same flow is ids[${first}]; it is cancelled once` };
+      } else if (found.has(id) && !allowed.has(id)) {
+        item.outcome = { ok: false, code: CancelItemCode.FORBIDDEN, reason: 'the flow belongs to another tenant' };
       } else if (itemFailures.has(ref.provider)) {
         item.outcome = itemFailures.get(ref.provider);
       } else if (flow?.terminal) {
@@ -314,7 +332,10 @@ export class CancelService {
     const taskId = `cancel_${randomUUID().replace(/-/g, '')}`;
     const now = Date.now();
     const { task, event } = await this.store.transaction(async (tx) => {
-      const created = await tx.cancelTasks.create({ id: taskId, request, deadlineAt: new Date(now + this.deadlineMs), leaseUntil: new Date(now + this.leaseMs) }, items);
+      const created = await tx.cancelTasks.create(
+        { id: taskId, request, deadlineAt: new Date(now + this.deadlineMs), leaseUntil: new Date(now + this.leaseMs), tenant: caller.tenant },
+        items,
+      );
       return { task: created, event: await this.appendEvent(tx, created, 'MUTATION') };
     });
     this.feed.published(event);
@@ -379,7 +400,8 @@ export class CancelService {
   private async runBatch(task: CancelTask, provider: BatchCancelProvider, items: CancelItem[], resume: boolean, signal: AbortSignal, lease: () => Promise<void>): Promise<void> {
     let unsent = items.filter((item) => item.providerTaskId === null);
     if (resume && unsent.length > 0) unsent = await this.resyncUnsent(task, provider, unsent, signal);
-    const options = { reason: task.request.reason, cancelMessageFormat: task.request.cancelMessageFormat };
+    // The task acts as the caller who started it, also when another replica resumes it after a crash.
+    const options = { reason: task.request.reason, cancelMessageFormat: task.request.cancelMessageFormat, tencentAgent: task.request.tencentAgent };
     await pool(chunk(unsent, provider.maxCancelBatch), this.batchConcurrency, async (part) => {
       if (signal.aborted) return;
       const ids = part.map((item) => item.providerFlowId);
@@ -409,7 +431,7 @@ export class CancelService {
       // ones are still being re-read.
       await this.attachProviderTask(task.id, provider.provider, accepted, answer.providerTaskId);
       if (refused.length > 0) {
-        const outcomes = await this.refusalOutcomes(provider, refused, reasons, signal);
+        const outcomes = await this.refusalOutcomes(task, provider, refused, reasons, signal);
         await this.update(task.id, 'MUTATION', (tx) => tx.cancelTasks.settle(task.id, outcomes));
       }
       await lease();
@@ -420,8 +442,8 @@ export class CancelService {
    * Refusals from the synchronous answer. The flows are re-read (one call per chunk, another action's budget) so a
    * flow Tencent does not know says FLOW_NOT_FOUND and a finished one's real status is recorded.
    */
-  private async refusalOutcomes(provider: BatchCancelProvider, refused: CancelItem[], reasons: string[], signal: AbortSignal): Promise<Array<ItemOutcome & { position: number }>> {
-    const snapshots = refused.length > 0 ? await this.readFlows(provider, refused, signal) : undefined;
+  private async refusalOutcomes(task: CancelTask, provider: BatchCancelProvider, refused: CancelItem[], reasons: string[], signal: AbortSignal): Promise<Array<ItemOutcome & { position: number }>> {
+    const snapshots = refused.length > 0 ? await this.readFlows(task, provider, refused, signal) : undefined;
     return refused.map((item, i) => ({
       position: item.position,
       ok: false,
@@ -431,7 +453,7 @@ export class CancelService {
   }
 
   /** Reads flows from the provider and records what it says; undefined when the read itself failed. */
-  private async readFlows(provider: BatchCancelProvider, items: readonly CancelItem[], signal: AbortSignal): Promise<Map<string, ProviderFlowSnapshot> | undefined> {
+  private async readFlows(task: CancelTask, provider: BatchCancelProvider, items: readonly CancelItem[], signal: AbortSignal): Promise<Map<string, ProviderFlowSnapshot> | undefined> {
     try {
       const snapshots = await provider.fetchFlows(items.map((item) => item.providerFlowId), signal);
       const reports: StatusReport[] = [...snapshots.values()].map((snapshot) => ({
@@ -441,6 +463,7 @@ export class CancelService {
         source: 'SYNC',
         endedAt: snapshot.endedAt,
         data: snapshot.data,
+        tenant: task.tenant,
       }));
       const events = await this.store.transaction((tx) => this.recorder.recordManyIn(tx, reports));
       const last = events.at(-1);
@@ -458,7 +481,7 @@ export class CancelService {
    * cancelled succeeded. The rest fail with the failure's code.
    */
   private async settleFailedCall(task: CancelTask, provider: BatchCancelProvider, part: CancelItem[], error: ProviderError, signal: AbortSignal): Promise<void> {
-    const snapshots = ambiguous(error) ? await this.readFlows(provider, part, signal) : undefined;
+    const snapshots = ambiguous(error) ? await this.readFlows(task, provider, part, signal) : undefined;
     const outcomes = part.map((item) => {
       if (snapshots?.get(item.providerFlowId)?.status === 'REVOKED') return { position: item.position, ok: true };
       const note = ambiguous(error) && !snapshots ? ' (the flow may or may not have been cancelled; read signFlow to know)' : '';
@@ -474,7 +497,7 @@ export class CancelService {
   private async resyncUnsent(task: CancelTask, provider: BatchCancelProvider, unsent: CancelItem[], signal: AbortSignal): Promise<CancelItem[]> {
     const toSend: CancelItem[] = [];
     for (const part of chunk(unsent, provider.maxCancelBatch)) {
-      const snapshots = await this.readFlows(provider, part, signal);
+      const snapshots = await this.readFlows(task, provider, part, signal);
       if (!snapshots) {
         toSend.push(...part);
         continue;
@@ -509,26 +532,32 @@ export class CancelService {
     const ref = { provider: item.provider, providerFlowId: item.providerFlowId };
     try {
       const provider = this.providers.get(item.provider);
-      const outcome = await provider.revoke({ providerFlowId: item.providerFlowId, reason: task.request.reason, etcMemberNo: task.request.etcMemberNo, cancelMessageFormat: null });
+      const outcome = await provider.revoke({
+        providerFlowId: item.providerFlowId,
+        reason: task.request.reason,
+        etcMemberNo: task.request.etcMemberNo,
+        cancelMessageFormat: null,
+        tencentAgent: task.request.tencentAgent ?? undefined,
+      });
       const now = new Date();
-      await this.recorder.record({ ref, status: outcome.status, providerStatus: outcome.providerStatus, source: 'MUTATION', occurredAt: now, endedAt: now });
+      await this.recorder.record({ ref, status: outcome.status, providerStatus: outcome.providerStatus, source: 'MUTATION', occurredAt: now, endedAt: now, tenant: task.tenant, actor: task.request.actor });
       return { ok: true };
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
       if (error instanceof ProviderNotFoundError) return { ok: false, code: CancelItemCode.FLOW_NOT_FOUND, reason: error.message };
       if (error instanceof ProviderBusinessError) {
-        await this.resyncOne(item);
+        await this.resyncOne(task, item);
         return { ok: false, code: CancelItemCode.FLOW_NOT_REVOCABLE, reason: error.message };
       }
       return { ok: false, code: failureCode(error), reason: error.message };
     }
   }
 
-  private async resyncOne(item: CancelItem): Promise<void> {
+  private async resyncOne(task: CancelTask, item: CancelItem): Promise<void> {
     try {
       const snapshot = (await this.providers.get(item.provider).fetchFlows([item.providerFlowId])).get(item.providerFlowId);
       if (snapshot) {
-        await this.recorder.record({ ref: { provider: item.provider, providerFlowId: item.providerFlowId }, status: snapshot.status, providerStatus: snapshot.providerStatus, source: 'SYNC', endedAt: snapshot.endedAt });
+        await this.recorder.record({ ref: { provider: item.provider, providerFlowId: item.providerFlowId }, status: snapshot.status, providerStatus: snapshot.providerStatus, source: 'SYNC', endedAt: snapshot.endedAt, tenant: task.tenant });
       }
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
@@ -565,7 +594,7 @@ export class CancelService {
         const provider = this.batchProviders.get(providerName);
         if (!provider || signal.aborted) continue;
         try {
-          const result = await provider.describeCancelTask(providerTaskId, signal);
+          const result = await provider.describeCancelTask(providerTaskId, signal, task.request.tencentAgent);
           await this.applyTaskResult(providerName, providerTaskId, result, 'SYNC');
         } catch (error) {
           if (error instanceof RateLimitAbortedError) return;
@@ -586,7 +615,7 @@ export class CancelService {
       const read = new Map<string, ProviderFlowSnapshot>();
       if (provider && !signal.aborted) {
         for (const part of chunk(items, provider.maxCancelBatch)) {
-          for (const [id, snapshot] of (await this.readFlows(provider, part, signal)) ?? []) read.set(id, snapshot);
+          for (const [id, snapshot] of (await this.readFlows(task, provider, part, signal)) ?? []) read.set(id, snapshot);
         }
       }
       for (const item of items) {
@@ -638,11 +667,12 @@ export class CancelService {
       for (const [taskId, taskItems] of byTask) {
         await tx.cancelTasks.lock(taskId);
         const outcomes: Array<ItemOutcome & { position: number }> = [];
+        const revoked: string[] = [];
         for (const item of taskItems) {
           if (item.settled) continue;
           if (success.has(item.providerFlowId)) {
             outcomes.push({ position: item.position, ok: true });
-            reports.push({ ref: { provider, providerFlowId: item.providerFlowId }, status: 'REVOKED', providerStatus: cancelledStatus, source: 'MUTATION', occurredAt: now, endedAt: now });
+            revoked.push(item.providerFlowId);
           } else if (failures.has(item.providerFlowId)) {
             outcomes.push({ position: item.position, ok: false, code: CancelItemCode.FLOW_NOT_REVOCABLE, reason: failures.get(item.providerFlowId) ?? null });
           } else if (result.status === 'END') {
@@ -653,7 +683,20 @@ export class CancelService {
         }
         if (outcomes.length === 0) continue;
         if ((await tx.cancelTasks.settle(taskId, outcomes)) === 0) continue;
-        events.push(await this.appendEvent(tx, await tx.cancelTasks.refresh(taskId), source));
+        const task = await tx.cancelTasks.refresh(taskId);
+        events.push(await this.appendEvent(tx, task, source));
+        for (const providerFlowId of revoked) {
+          reports.push({
+            ref: { provider, providerFlowId },
+            status: 'REVOKED',
+            providerStatus: cancelledStatus,
+            source: 'MUTATION',
+            occurredAt: now,
+            endedAt: now,
+            tenant: task.tenant,
+            actor: task.request.actor,
+          });
+        }
       }
       // The flows it cancelled become REVOKED in the same transaction: one commit and one wake-up per result.
       const flowEvents = await this.recorder.recordManyIn(tx, reports);
@@ -728,6 +771,8 @@ export class CancelService {
       providerStatus: null,
       source,
       occurredAt: null,
+      // Every change of a task is the doing of the caller who started it.
+      actor: task.request.actor ?? null,
       data: { total: task.total, succeeded: task.succeeded, failed: task.failed },
     });
   }

@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { canSee, type Caller } from '../auth/caller';
 import { flowId, isTerminal, parseFlowId, UserErrorCode, type SignProvider, type UserError } from '../domain/model';
 import { silentLogger, type Logger } from '../logger';
 import { ProviderBusinessError, ProviderError, ProviderNotFoundError } from '../providers/errors';
@@ -6,6 +7,7 @@ import type { ProviderRegistry } from '../providers/registry';
 import type { Flow, Store } from '../store/types';
 import { chunk } from '../util/arrays';
 import type { Idempotency } from './idempotency';
+import { assertActsOn } from './ownership';
 import type { FlowRecorder } from './recorder';
 
 export type FlowLoader = DataLoader<string, Flow | null>;
@@ -18,6 +20,8 @@ export interface RevokeInput {
   etcMemberNo?: string | null;
   cancelMessageFormat?: number | null;
   idempotencyKey?: string | null;
+  /** Tencent's Agent the caller acts as; absent: the configured one. */
+  tencentAgent?: { proxyOrganizationOpenId: string; proxyOperatorOpenId: string } | null;
 }
 
 /** Plain JSON, so an idempotent replay returns exactly what the first request returned. */
@@ -42,22 +46,29 @@ export class FlowService {
    * A per-request loader: every flow id asked for while resolving one operation is looked up with one store query,
    * and the ones the store has never seen with one provider call per provider and batch.
    */
-  createLoader(): FlowLoader {
-    return new DataLoader<string, Flow | null>((ids) => this.loadMany(ids), { maxBatchSize: 1000 });
+  createLoader(caller: Caller): FlowLoader {
+    return new DataLoader<string, Flow | null>(
+      async (ids) => (await this.loadMany(ids, caller.tenant)).map((flow) => (flow && !(flow instanceof Error) && !canSee(caller, flow.tenant) ? null : flow)),
+      { maxBatchSize: 1000 },
+    );
   }
 
   /** A per-request loader that never reads through: for lists (a cancel task's items) that may name thousands of flows. */
-  createStoredLoader(): StoredFlowLoader {
+  createStoredLoader(caller: Caller): StoredFlowLoader {
     return new DataLoader<string, Flow | null>(
       async (ids) => {
         const stored = await this.store.flows.getMany(ids);
-        return ids.map((id) => stored.get(id) ?? null);
+        return ids.map((id) => {
+          const flow = stored.get(id);
+          return flow && canSee(caller, flow.tenant) ? flow : null;
+        });
       },
       { maxBatchSize: 1000 },
     );
   }
 
-  private async loadMany(ids: readonly string[]): Promise<(Flow | null | Error)[]> {
+  /** Stored flows, and the unknown ones read through and created with `tenant` (who asked first). */
+  private async loadMany(ids: readonly string[], tenant: string | null): Promise<(Flow | null | Error)[]> {
     const stored = await this.store.flows.getMany(ids);
     const results = new Map<string, Flow | null | Error>(stored);
     const missing = new Map<SignProvider, string[]>();
@@ -93,6 +104,7 @@ export class FlowService {
                 fileUrl: snapshot.fileUrl,
                 endedAt: snapshot.endedAt,
                 data: snapshot.data,
+                tenant,
               });
               results.set(id, flow);
             }
@@ -108,7 +120,7 @@ export class FlowService {
     return ids.map((id) => results.get(id) ?? null);
   }
 
-  async revoke(input: RevokeInput, loader: FlowLoader): Promise<RevokeResult> {
+  async revoke(input: RevokeInput, loader: FlowLoader, caller: Caller): Promise<RevokeResult> {
     const ref = parseFlowId(input.id);
     if (!ref) {
       return {
@@ -117,13 +129,22 @@ export class FlowService {
       };
     }
     const provider = this.providers.get(ref.provider);
-    const request = { providerFlowId: ref.providerFlowId, reason: input.reason, etcMemberNo: input.etcMemberNo, cancelMessageFormat: input.cancelMessageFormat };
+    const request = {
+      providerFlowId: ref.providerFlowId,
+      reason: input.reason,
+      etcMemberNo: input.etcMemberNo,
+      cancelMessageFormat: input.cancelMessageFormat,
+      tencentAgent: input.tencentAgent ?? undefined,
+    };
     const invalid = provider.validateRevoke(request);
     if (invalid.length > 0) {
       return { signFlowId: null, userErrors: invalid.map((e) => ({ ...e, field: within(e.field) })) };
     }
     const refuse = (error: UserError): RevokeResult => ({ signFlowId: null, userErrors: [error] });
-    return this.idempotency.run(input.idempotencyKey, 'revokeSignFlow', { ...input }, async () => {
+    return this.idempotency.run(caller, input.idempotencyKey, 'revokeSignFlow', { ...input }, async () => {
+      // Another tenant's flow is refused before anything reaches the provider; an unowned one becomes the caller's.
+      await assertActsOn(this.store, caller, 'signflow', input.id, (await this.store.flows.get(input.id))?.tenant);
+      loader.clear(input.id);
       const flow = await loader.load(input.id);
       if (!flow) {
         return refuse({ code: UserErrorCode.FLOW_NOT_FOUND, field: ['input', 'id'], message: `${ref.provider} does not know the flow ${ref.providerFlowId}` });
@@ -137,7 +158,7 @@ export class FlowService {
       try {
         const outcome = await provider.revoke(request);
         loader.clear(flow.id);
-        await this.recorder.record({ ref, status: outcome.status, providerStatus: outcome.providerStatus, source: 'MUTATION', occurredAt: new Date(), endedAt: new Date() });
+        await this.recorder.record({ ref, status: outcome.status, providerStatus: outcome.providerStatus, source: 'MUTATION', occurredAt: new Date(), endedAt: new Date(), actor: caller.sub });
         return { signFlowId: flow.id, userErrors: [] };
       } catch (error) {
         if (error instanceof ProviderNotFoundError) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GraphQLError } from 'graphql';
+import type { Caller } from '../auth/caller';
 import type { UserError } from '../domain/model';
 import { UserErrorCode } from '../domain/model';
 import type { Store } from '../store/types';
@@ -32,7 +33,15 @@ export function inputHash(operation: string, input: Record<string, unknown>): st
 }
 
 /**
- * Idempotency keys for mutations: the first request with a key runs; the same key with the same input replays
+ * Where a caller's keys live: keys are per caller, so another caller's use of the same key never replays, blocks or
+ * reveals the first caller's result. With authentication off every caller is the same one.
+ */
+export function keyScope(caller: Pick<Caller, 'sub' | 'tenant'>): string {
+  return caller.sub === null ? 'anonymous' : `sub:${caller.tenant ?? ''}:${caller.sub}`;
+}
+
+/**
+ * Idempotency keys for mutations, scoped to the caller (see keyScope): the first request with a key runs; the same key with the same input replays
  * the stored result (for `ttlMs`, 48 h by default); a concurrent request with that key waits for the first one
  * instead of calling the provider again; the same key with other input is refused.
  */
@@ -57,13 +66,15 @@ export class Idempotency {
    * frees the key, so the client can retry with it.
    */
   async run<T extends { userErrors: UserError[] }>(
-    key: string | null | undefined,
+    caller: Pick<Caller, 'sub' | 'tenant'>,
+    clientKey: string | null | undefined,
     operation: string,
     input: Record<string, unknown>,
     execute: () => Promise<T>,
     refuse: (error: UserError) => T,
   ): Promise<T> {
-    if (!key) return execute();
+    if (!clientKey) return execute();
+    const key = `${keyScope(caller)}\n${clientKey}`;
     const hash = inputHash(operation, input);
     const giveUpAt = Date.now() + this.waitMs;
     for (;;) {

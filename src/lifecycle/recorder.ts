@@ -16,6 +16,10 @@ export interface StatusReport {
   data?: Record<string, unknown> | null;
   /** For callbacks: the dedupe identity of this delivery and its raw body. */
   receipt?: { dedupeKey: string; body: string };
+  /** The tenant a flow this report creates belongs to (an existing flow keeps its own). */
+  tenant?: string | null;
+  /** `sub` of the caller whose mutation this report records. */
+  actor?: string | null;
 }
 
 export interface RecordResult {
@@ -62,9 +66,11 @@ export class FlowRecorder {
         fileUrl: report.fileUrl,
         endedAt: changes ? report.endedAt : undefined,
         data: report.data,
+        tenant: report.tenant,
       });
       if (!changes) continue;
       events.push({
+        actor: report.actor ?? null,
         kind: 'signflow',
         subjectId: id,
         provider: report.ref.provider,
@@ -106,9 +112,11 @@ export class FlowRecorder {
         fileUrl: report.fileUrl,
         endedAt: changes ? report.endedAt : undefined,
         data: report.data,
+        tenant: report.tenant,
       });
       if (!changes) return { duplicate: false, flow };
       const event = await tx.events.append({
+        actor: report.actor ?? null,
         kind: 'signflow',
         subjectId: id,
         provider,

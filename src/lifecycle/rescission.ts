@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { canSee, type Caller } from '../auth/caller';
 import { flowId, parseFlowId, UserErrorCode, type EventSource, type FlowRef, type UserError } from '../domain/model';
 import {
   MAX_RESCISSION_FILES,
@@ -21,6 +22,7 @@ import type { SignFlowProvider } from '../providers/types';
 import type { Rescission } from '../store/rescissions';
 import type { Flow, Store, StoredEvent } from '../store/types';
 import type { FlowLoader } from './flows';
+import { assertActsOn } from './ownership';
 import type { Idempotency } from './idempotency';
 import type { FlowRecorder } from './recorder';
 
@@ -168,6 +170,8 @@ export interface RescissionReport {
   notes?: string | null;
   data?: Record<string, unknown> | null;
   receipt?: { dedupeKey: string; body: string };
+  /** `sub` of the caller whose mutation this report records. */
+  actor?: string | null;
 }
 
 export interface RescissionRecordResult {
@@ -197,7 +201,10 @@ export class RescissionRecorder {
       }
       const current = await tx.rescissions.get(id);
       const changes = !current || supersedesRescission(current.status, report.status);
+      // A rescission belongs to the tenant of the flow it rescinds, however the API first heard of it.
+      const tenant = current ? undefined : ((await tx.flows.get(flowId(report.signFlow)))?.tenant ?? null);
       const rescission = await tx.rescissions.save({
+        tenant,
         id,
         signFlowId: flowId(report.signFlow),
         rescissionFlowId: report.rescissionFlowId,
@@ -209,6 +216,7 @@ export class RescissionRecorder {
       });
       if (!changes) return { duplicate: false, rescission };
       const event = await tx.events.append({
+        actor: report.actor ?? null,
         kind: 'rescission',
         subjectId: id,
         provider: 'ESIGN',
@@ -264,25 +272,28 @@ export class RescissionService {
   }
 
   /** A per-request loader of rescissions by id, one store query per batch. */
-  createLoader(): RescissionLoader {
+  createLoader(caller: Caller): RescissionLoader {
     return new DataLoader<string, Rescission | null>(
       async (ids) => {
         const found = await this.deps.store.rescissions.getMany(ids);
-        return ids.map((id) => found.get(id) ?? null);
+        return ids.map((id) => {
+          const rescission = found.get(id);
+          return rescission && canSee(caller, rescission.tenant) ? rescission : null;
+        });
       },
       { maxBatchSize: 1000 },
     );
   }
 
   /** A per-request loader of each flow's rescissions, one store query per batch. */
-  createByFlowLoader(): RescissionsByFlowLoader {
+  createByFlowLoader(caller: Caller): RescissionsByFlowLoader {
     return new DataLoader<string, Rescission[]>(async (ids) => {
       const found = await this.deps.store.rescissions.listBySignFlows(ids);
-      return ids.map((id) => found.get(id) ?? []);
+      return ids.map((id) => (found.get(id) ?? []).filter((rescission) => canSee(caller, rescission.tenant)));
     });
   }
 
-  async initiate(input: InitiateRescissionInput, loader: FlowLoader): Promise<InitiateRescissionResult> {
+  async initiate(input: InitiateRescissionInput, loader: FlowLoader, caller: Caller): Promise<InitiateRescissionResult> {
     const invalid = validateRescissionInput(input, new Date());
     if (invalid.length > 0) return { rescissionId: null, userErrors: invalid };
     const ref = parseFlowId(input.signFlowId) as FlowRef;
@@ -292,7 +303,9 @@ export class RescissionService {
     // Plain JSON for the input hash: a Date would otherwise hash as {}.
     const plain = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
 
-    return this.deps.idempotency.run(input.idempotencyKey, 'initiateRescission', plain, async () => {
+    return this.deps.idempotency.run(caller, input.idempotencyKey, 'initiateRescission', plain, async () => {
+      await assertActsOn(this.deps.store, caller, 'signflow', input.signFlowId, (await this.deps.store.flows.get(input.signFlowId))?.tenant);
+      loader.clear(input.signFlowId);
       const flow = await loader.load(input.signFlowId);
       if (!flow) return onFlow(UserErrorCode.FLOW_NOT_FOUND, `e签宝 does not know the flow ${ref.providerFlowId}`);
       if (flow.status !== 'COMPLETED') {
@@ -345,6 +358,7 @@ export class RescissionService {
         reason: input.reason,
         notes: input.notes ?? null,
         data: { initiator, notifyUrl },
+        actor: caller.sub,
       });
       return { rescissionId: rescission.id, userErrors: [] };
     }, refuse);

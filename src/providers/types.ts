@@ -17,6 +17,8 @@ export interface RevokeRequest {
   etcMemberNo?: string | null;
   /** Tencent's CancelMessageFormat, 0–3. */
   cancelMessageFormat?: number | null;
+  /** Tencent's Agent: the proxy organisation and operator acting; absent: the configured one. */
+  tencentAgent?: { proxyOrganizationOpenId: string; proxyOperatorOpenId: string };
 }
 
 /**

@@ -18,6 +18,7 @@ export interface AutoDebit {
   updatedAt: Date;
   /** Provider extras: the authUrl, terminal, note, token expiry times. */
   data: Record<string, unknown> | null;
+  tenant: string | null;
 }
 
 export interface AutoDebitWrite {
@@ -32,6 +33,8 @@ export interface AutoDebitWrite {
   vendor?: string | null;
   /** Merged key by key over what is stored. */
   data?: Record<string, unknown> | null;
+  /** Written when the row is created only. */
+  tenant?: string | null;
 }
 
 export interface AutoDebitRepository {
@@ -54,6 +57,7 @@ export interface AutoDebitsTable {
   created_at: string;
   updated_at: string;
   data: string | null;
+  tenant: string | null;
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -70,6 +74,7 @@ function toAutoDebit(row: Selectable<AutoDebitsTable>): AutoDebit {
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
     data: row.data === null ? null : (JSON.parse(row.data) as Record<string, unknown>),
+    tenant: row.tenant ?? null,
   };
 }
 
@@ -116,6 +121,7 @@ export class SqlAutoDebits implements AutoDebitRepository {
         created_at: now,
         updated_at: now,
         data: data === null ? null : JSON.stringify(data),
+        tenant: w.tenant ?? null,
       })
       .onConflict((oc) =>
         oc.column('id').doUpdateSet({

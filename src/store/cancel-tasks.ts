@@ -13,6 +13,10 @@ export interface CancelRequest {
   /** Tencent's CancelMessageFormat, 0–3. */
   cancelMessageFormat: number | null;
   etcMemberNo: string | null;
+  /** `sub` of the caller who started the task: the actor of every event it causes. */
+  actor?: string | null;
+  /** Tencent's Agent (proxy organisation and operator) the caller acts as; absent: the configured one. */
+  tencentAgent?: { proxyOrganizationOpenId: string; proxyOperatorOpenId: string } | null;
 }
 
 /** One `cancelSignFlows` request and its progress. */
@@ -35,6 +39,8 @@ export interface CancelTask {
   leaseUntil: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The tenant of the caller who started it (null: none). */
+  tenant: string | null;
 }
 
 /** One requested flow, at its position in the request. */
@@ -72,7 +78,7 @@ export interface ItemOutcome {
 
 export interface CancelTaskRepository {
   /** Inserts the task and its items (positions 0…n-1, in the order given). Call inside a transaction. */
-  create(task: { id: string; request: CancelRequest; deadlineAt: Date; leaseUntil?: Date | null }, items: readonly NewCancelItem[]): Promise<CancelTask>;
+  create(task: { id: string; request: CancelRequest; deadlineAt: Date; leaseUntil?: Date | null; tenant?: string | null }, items: readonly NewCancelItem[]): Promise<CancelTask>;
   get(id: string): Promise<CancelTask | undefined>;
   /** One query for any number of ids; the map holds the ones found. */
   getMany(ids: readonly string[]): Promise<Map<string, CancelTask>>;
@@ -129,6 +135,7 @@ export interface CancelTasksTable {
   lease_until: string | null;
   created_at: string;
   updated_at: string;
+  tenant: string | null;
 }
 
 /** The `cancel_items` table: primary key (task_id, position); `settled` and `ok` are 0/1 integers. */
@@ -177,6 +184,7 @@ function toTask(row: Selectable<CancelTasksTable>): CancelTask {
     leaseUntil: row.lease_until === null ? null : new Date(row.lease_until),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
+    tenant: row.tenant ?? null,
   };
 }
 
@@ -212,7 +220,7 @@ export class SqlCancelTasks implements CancelTaskRepository {
   ) {}
 
   async create(
-    task: { id: string; request: CancelRequest; deadlineAt: Date; leaseUntil?: Date | null },
+    task: { id: string; request: CancelRequest; deadlineAt: Date; leaseUntil?: Date | null; tenant?: string | null },
     items: readonly NewCancelItem[],
   ): Promise<CancelTask> {
     const now = iso(new Date());
@@ -238,6 +246,7 @@ export class SqlCancelTasks implements CancelTaskRepository {
         lease_until: task.leaseUntil ? iso(task.leaseUntil) : null,
         created_at: now,
         updated_at: now,
+        tenant: task.tenant ?? null,
       })
       .execute();
     if (this.dialect === 'postgres') {

@@ -19,6 +19,7 @@ export interface Rescission {
   updatedAt: Date;
   /** Request extras: the initiator, the notify URL, whether the reason is known. */
   data: Record<string, unknown> | null;
+  tenant: string | null;
 }
 
 export interface RescissionWrite {
@@ -33,6 +34,8 @@ export interface RescissionWrite {
   notes?: string | null;
   /** Merged key by key over what is stored. */
   data?: Record<string, unknown> | null;
+  /** Written when the row is created only. */
+  tenant?: string | null;
 }
 
 export interface RescissionRepository {
@@ -60,6 +63,7 @@ export interface RescissionsTable {
   created_at: string;
   updated_at: string;
   data: string | null;
+  tenant: string | null;
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -76,6 +80,7 @@ function toRescission(row: Selectable<RescissionsTable>): Rescission {
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
     data: row.data === null ? null : (JSON.parse(row.data) as Record<string, unknown>),
+    tenant: row.tenant ?? null,
   };
 }
 
@@ -136,7 +141,7 @@ export class SqlRescissions implements RescissionRepository {
     };
     const row = await this.db
       .insertInto('rescissions')
-      .values({ id: w.id, created_at: now, ...values })
+      .values({ id: w.id, created_at: now, tenant: w.tenant ?? null, ...values })
       .onConflict((oc) =>
         oc.column('id').doUpdateSet({
           ...values,

@@ -21,6 +21,8 @@ export interface FlowsTable {
   updated_at: string;
   /** Provider extras (signers, file ids, …) as JSON. */
   data: string | null;
+  /** The tenant the flow belongs to (migration 007); null until a tenant creates or first acts on it. */
+  tenant: string | null;
 }
 
 /** The append-only event log. `id` is strictly increasing in commit order: it is every subscription's cursor. */
@@ -36,6 +38,10 @@ export interface EventsTable {
   occurred_at: string | null;
   received_at: string;
   data: string | null;
+  /** Copied from the subject's row when appended (migration 007). */
+  tenant: string | null;
+  /** `sub` of the caller whose mutation caused the event; null for callbacks and reads. */
+  actor: string | null;
 }
 
 /** One row per distinct callback received: the dedupe record for a provider's retries. */

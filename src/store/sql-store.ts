@@ -42,6 +42,7 @@ function toFlow(row: Selectable<FlowsTable>): Flow {
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
     data: parseJson(row.data),
+    tenant: row.tenant ?? null,
   };
 }
 
@@ -57,8 +58,13 @@ function toEvent(row: Selectable<EventsTable>): StoredEvent {
     occurredAt: date(row.occurred_at),
     receivedAt: new Date(row.received_at),
     data: parseJson(row.data),
+    tenant: row.tenant ?? null,
+    actor: row.actor ?? null,
   };
 }
+
+/** The table holding each kind of event's subject, whose `tenant` the event copies. */
+const SUBJECT_TABLES = { signflow: 'flows', autodebit: 'auto_debits', canceltask: 'cancel_tasks', rescission: 'rescissions' } as const;
 
 /** Ids per `in (…)` list on SQLite: well below its bound-parameter limit. */
 const SQLITE_IN_CHUNK = 1000;
@@ -99,7 +105,7 @@ class SqlFlows implements FlowRepository {
     };
     const row = await this.db
       .insertInto('flows')
-      .values({ id: w.id, provider: w.provider, provider_flow_id: w.providerFlowId, created_at: now, ...values })
+      .values({ id: w.id, provider: w.provider, provider_flow_id: w.providerFlowId, created_at: now, tenant: w.tenant ?? null, ...values })
       .onConflict((oc) =>
         oc.column('id').doUpdateSet({
           status: values.status,
@@ -129,6 +135,7 @@ class SqlFlows implements FlowRepository {
         ended_at: w.endedAt ? iso(w.endedAt) : null,
         data: json(w.data),
         updated_at: now,
+        tenant: w.tenant ?? null,
       }));
       await this.db
         .insertInto('flows')
@@ -147,8 +154,9 @@ class SqlFlows implements FlowRepository {
     }
   }
 
-  async list(q: { provider?: SignProvider; status?: SignFlowStatus; after?: number; first: number }): Promise<Flow[]> {
+  async list(q: { provider?: SignProvider; status?: SignFlowStatus; after?: number; first: number; tenant?: { tenant: string | null } }): Promise<Flow[]> {
     let query = this.db.selectFrom('flows').selectAll();
+    if (q.tenant) query = q.tenant.tenant === null ? query.where('tenant', 'is', null) : query.where('tenant', '=', q.tenant.tenant);
     if (q.provider) query = query.where('provider', '=', q.provider);
     if (q.status) query = query.where('status', '=', q.status);
     if (q.after !== undefined) query = query.where('seq', '>', q.after);
@@ -205,6 +213,8 @@ class SqlEvents implements EventRepository {
             occurred_at: e.occurredAt ? iso(e.occurredAt) : null,
             received_at: iso(e.receivedAt ?? new Date()),
             data: json(e.data),
+            actor: e.actor ?? null,
+            tenant: (eb) => eb.selectFrom(SUBJECT_TABLES[e.kind]).select('tenant').where('id', '=', e.subjectId),
           })),
         )
         .returningAll()
@@ -219,6 +229,7 @@ class SqlEvents implements EventRepository {
     if (filter.kinds && filter.kinds.length > 0) query = query.where('kind', 'in', [...filter.kinds]);
     if (filter.subjectIds && filter.subjectIds.length > 0) query = query.where('subject_id', 'in', [...filter.subjectIds]);
     if (filter.provider) query = query.where('provider', '=', filter.provider);
+    if (filter.tenant) query = filter.tenant.tenant === null ? query.where('tenant', 'is', null) : query.where('tenant', '=', filter.tenant.tenant);
     const rows = await query.orderBy('id').limit(limit).execute();
     return rows.map(toEvent);
   }
@@ -359,6 +370,23 @@ export class SqlStore implements Store {
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
     return (this.db as Kysely<Database>).transaction().execute((trx) => fn(new SqlStore(trx, this.dialect, true)));
+  }
+
+  async claimTenant(kind: EventKind, ids: readonly string[], tenant: string): Promise<Map<string, string | null>> {
+    const table = SUBJECT_TABLES[kind];
+    return this.transaction(async (tx) => {
+      const db = (tx as SqlStore).db;
+      // Log lock first, like every event writer (EventRepository.lock): the records' events move with them.
+      await tx.events.lock();
+      const after = new Map<string, string | null>();
+      for (const part of chunk([...new Set(ids)], SQLITE_IN_CHUNK)) {
+        await db.updateTable(table).set({ tenant }).where('id', 'in', part).where('tenant', 'is', null).execute();
+        await db.updateTable('events').set({ tenant }).where('kind', '=', kind).where('subject_id', 'in', part).where('tenant', 'is', null).execute();
+        const rows = await db.selectFrom(table).select(['id', 'tenant']).where('id', 'in', part).execute();
+        for (const row of rows) after.set(row.id, row.tenant ?? null);
+      }
+      return after;
+    });
   }
 
   async ping(): Promise<void> {

@@ -17,6 +17,8 @@ export interface Flow {
   createdAt: Date;
   updatedAt: Date;
   data: Record<string, unknown> | null;
+  /** The tenant the flow belongs to; null while no tenant owns it (docs/security.md, "Tenancy"). */
+  tenant: string | null;
 }
 
 export interface FlowWrite {
@@ -28,6 +30,8 @@ export interface FlowWrite {
   fileUrl?: string | null;
   endedAt?: Date | null;
   data?: Record<string, unknown> | null;
+  /** Written when the row is created, never changed by a save: only {@link Store.claimTenant} gives an owner later. */
+  tenant?: string | null;
 }
 
 export type EventKind = 'signflow' | 'autodebit' | 'canceltask' | 'rescission';
@@ -43,14 +47,21 @@ export interface StoredEvent {
   occurredAt: Date | null;
   receivedAt: Date;
   data: Record<string, unknown> | null;
+  /** The subject's tenant when the event was appended (and after a claim). */
+  tenant: string | null;
+  /** `sub` of the caller whose mutation caused it; null for callbacks and reads. */
+  actor: string | null;
 }
 
-export type NewEvent = Omit<StoredEvent, 'id' | 'receivedAt'> & { receivedAt?: Date };
+/** The tenant is not given: the store copies it from the subject's row, so an event is never filed elsewhere. */
+export type NewEvent = Omit<StoredEvent, 'id' | 'receivedAt' | 'tenant' | 'actor'> & { receivedAt?: Date; actor?: string | null };
 
 export interface EventFilter {
   kinds?: readonly EventKind[];
   subjectIds?: readonly string[];
   provider?: string;
+  /** Only events of this tenant (null: of no tenant); absent: every tenant's. */
+  tenant?: { tenant: string | null };
 }
 
 export type OperationClaim =
@@ -68,7 +79,7 @@ export interface FlowRepository {
   /** `save` for many flows in one statement per few hundred (batch outcomes); `status` is written as given. */
   saveMany(writes: readonly FlowWrite[]): Promise<void>;
   /** Insertion order; `after` is the `seq` of the last flow of the previous page. */
-  list(q: { provider?: SignProvider; status?: SignFlowStatus; after?: number; first: number }): Promise<Flow[]>;
+  list(q: { provider?: SignProvider; status?: SignFlowStatus; after?: number; first: number; tenant?: { tenant: string | null } }): Promise<Flow[]>;
 }
 
 export interface EventRepository {
@@ -126,6 +137,11 @@ export interface Store {
   readonly rescissions: RescissionRepository;
   readonly autoDebits: AutoDebitRepository;
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  /**
+   * Gives records without a tenant to `tenant` (and files their past events under it); a record that already has one
+   * keeps it. Returns each found record's tenant afterwards.
+   */
+  claimTenant(kind: EventKind, ids: readonly string[], tenant: string): Promise<Map<string, string | null>>;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

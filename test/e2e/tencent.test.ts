@@ -143,6 +143,7 @@ describe('Tencent end to end over real HTTP', () => {
 
 describe('Tencent configuration', () => {
   const full = {
+    AUTH: 'off',
     TENCENT_SECRET_ID: 'AKIDx',
     TENCENT_SECRET_KEY: 'k',
     TENCENT_ESS_APP_ID: 'app',
@@ -163,7 +164,7 @@ describe('Tencent configuration', () => {
   });
 
   it('leaves Tencent unconfigured without its variables when the sandbox is off', () => {
-    expect(loadConfig({ SANDBOX: 'off' }).tencent).toBeUndefined();
+    expect(loadConfig({ SANDBOX: 'off', AUTH: 'off' }).tencent).toBeUndefined();
     expect(loadConfig({ SANDBOX: 'on' }).tencent?.callbackKey).toBe(KEY);
   });
 });

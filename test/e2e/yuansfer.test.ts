@@ -323,7 +323,7 @@ describe('Yuansfer auto-debit end to end over real HTTP', () => {
 describe('Yuansfer not configured', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({ env: { SANDBOX: 'off' } });
+    app = await startTestApp({ env: { SANDBOX: 'off', AUTH: 'off' } });
   });
   afterAll(async () => {
     await app.close();

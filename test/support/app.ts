@@ -7,12 +7,16 @@ import { startApp, type RunningApp, type StartOptions } from '../../src/app';
 import { silentLogger } from '../../src/logger';
 
 export interface TestApp extends RunningApp {
-  /** POST a GraphQL operation over real HTTP. */
-  gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>;
+  /** POST a GraphQL operation over real HTTP; `token` is sent as `Authorization: Bearer …`. */
+  gql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    options?: { token?: string; headers?: Record<string, string>; extensions?: Record<string, unknown> },
+  ): Promise<{ data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }>; status?: number }>;
   /** POST to the sandbox admin API. */
   admin<T = Record<string, unknown>>(pathName: string, body?: unknown): Promise<T>;
-  /** A real graphql-ws client, disposed with the app. */
-  ws(): Client;
+  /** A real graphql-ws client, disposed with the app; `token` goes in `connection_init` as `authorization`. */
+  ws(options?: { token?: string }): Client;
 }
 
 /**
@@ -31,13 +35,13 @@ export async function startTestApp(options: StartOptions & { env?: Record<string
   const clients: Client[] = [];
   return {
     ...app,
-    async gql(query, variables) {
+    async gql(query, variables, options = {}) {
       const res = await fetch(app.graphqlUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query, variables }),
+        headers: { 'content-type': 'application/json', ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...options.headers },
+        body: JSON.stringify({ query, variables, extensions: options.extensions }),
       });
-      return (await res.json()) as never;
+      return { ...((await res.json()) as object), status: res.status } as never;
     },
     async admin(pathName, body) {
       const res = await fetch(`${app.url}/sandbox/_admin${pathName}`, {
@@ -49,8 +53,14 @@ export async function startTestApp(options: StartOptions & { env?: Record<string
       if (!res.ok) throw new Error(`admin ${pathName} answered ${res.status}: ${text}`);
       return JSON.parse(text) as never;
     },
-    ws() {
-      const client = createClient({ url: app.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+    ws(options = {}) {
+      const client = createClient({
+        url: app.wsUrl,
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        lazy: true,
+        connectionParams: options.token ? { authorization: `Bearer ${options.token}` } : undefined,
+      });
       clients.push(client);
       return client;
     },

@@ -3,8 +3,12 @@ import type { AutoDebitStatus } from '../../domain/autodebit';
 import type { AutoDebit as StoredAutoDebit } from '../../store/auto-debits';
 import type { StoredEvent } from '../../store/types';
 import { parseEventCursor, type UserError } from '../common';
+import { tenantFilter } from '../../auth/caller';
+import { yuansferMerchant } from '../acting';
 import type { Context } from '../context';
 import { AutoDebit, AutoDebitEvent, RevokeAutoDebitInput, RevokeAutoDebitPayload, StartAutoDebitInput, StartAutoDebitPayload } from './types';
+import { Authenticated, RequiresScopes } from '../../auth/access';
+import { SCOPES } from '../../auth/caller';
 
 export function toAutoDebitEvent(event: StoredEvent): AutoDebitEvent {
   return {
@@ -14,6 +18,7 @@ export function toAutoDebitEvent(event: StoredEvent): AutoDebitEvent {
     source: event.source,
     occurredAt: event.occurredAt,
     receivedAt: event.receivedAt,
+    actor: event.actor,
   };
 }
 
@@ -28,17 +33,21 @@ class AutoDebitEventsArgs {
 
 @Resolver(() => AutoDebit)
 export class AutoDebitResolver {
+  @Authenticated()
+  @RequiresScopes(SCOPES.AUTODEBITS_READ)
   @Query(() => AutoDebit, { nullable: true, description: 'An authorization this API knows (Yuansfer offers no query to read one through).' })
   async autoDebit(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<StoredAutoDebit | null> {
     return ctx.loaders.autoDebits.load(id);
   }
 
+  @Authenticated()
+  @RequiresScopes(SCOPES.AUTODEBITS_WRITE)
   @Mutation(() => StartAutoDebitPayload, { description: 'Start an auto-debit authorization (Yuansfer consult): send the payer to authUrl; the authorization turns ACTIVE once they agree.' })
   async startAutoDebit(
     @Arg('input') input: StartAutoDebitInput,
     @Ctx() ctx: Context,
   ): Promise<{ autoDebit: StoredAutoDebit | null; authUrl: string | null; userErrors: UserError[] }> {
-    const result = await ctx.services.autoDebits.start({ ...input });
+    const result = await ctx.services.autoDebits.start({ ...input, ...yuansferMerchant(ctx, input) }, ctx.caller);
     return {
       autoDebit: result.autoDebitId ? await ctx.loaders.autoDebits.clear(result.autoDebitId).load(result.autoDebitId) : null,
       authUrl: result.authUrl,
@@ -46,21 +55,25 @@ export class AutoDebitResolver {
     };
   }
 
+  @Authenticated()
+  @RequiresScopes(SCOPES.AUTODEBITS_WRITE)
   @Mutation(() => RevokeAutoDebitPayload, { description: 'Revoke an authorization at Yuansfer. An unknown or already revoked one is a userError.' })
   async revokeAutoDebit(@Arg('input') input: RevokeAutoDebitInput, @Ctx() ctx: Context): Promise<{ autoDebit: StoredAutoDebit | null; userErrors: UserError[] }> {
-    const result = await ctx.services.autoDebits.revoke({ ...input });
+    const result = await ctx.services.autoDebits.revoke({ ...input, ...yuansferMerchant(ctx, input) }, ctx.caller);
     return {
       autoDebit: result.autoDebitId ? await ctx.loaders.autoDebits.clear(result.autoDebitId).load(result.autoDebitId) : null,
       userErrors: result.userErrors,
     };
   }
 
+  @Authenticated()
+  @RequiresScopes(SCOPES.EVENTS_READ, SCOPES.AUTODEBITS_READ)
   @Subscription(() => AutoDebitEvent, {
     description: 'Every status event of the matching authorizations. With after, first replays what was missed since that cursor.',
     subscribe: ({ args, context }) => {
       const ctx = context as Context;
       const a = args as AutoDebitEventsArgs;
-      return ctx.services.feed.subscribe({ kinds: ['autodebit'], subjectIds: a.ids ?? undefined }, parseEventCursor(a.after));
+      return ctx.services.feed.subscribe({ kinds: ['autodebit'], subjectIds: a.ids ?? undefined, tenant: tenantFilter(ctx.caller) }, parseEventCursor(a.after));
     },
   })
   autoDebitEvents(@Root() event: StoredEvent, @Args() _args: AutoDebitEventsArgs): AutoDebitEvent {

@@ -3,6 +3,8 @@ import { AUTO_DEBIT_STATUSES, type AutoDebitStatus } from '../../domain/autodebi
 import type { EventSource } from '../../domain/model';
 import { YUANSFER_OS_TYPES, YUANSFER_TERMINALS, type YuansferOsType, type YuansferTerminal } from '../../providers/yuansfer/mapping';
 import { EventSourceEnum, UserError } from '../common';
+import { RequiresScopes } from '../../auth/access';
+import { SCOPES } from '../../auth/caller';
 
 const enumOf = <T extends string>(values: readonly T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
 
@@ -19,6 +21,7 @@ export const AutoDebitOsTypeEnum = enumOf(YUANSFER_OS_TYPES);
 registerEnumType(AutoDebitOsTypeEnum, { name: 'AutoDebitOsType', description: "The payer's operating system, for WAP and APP terminals." });
 
 @Directive('@key(fields: "id")')
+@RequiresScopes(SCOPES.AUTODEBITS_READ)
 @ObjectType({ description: 'A Yuansfer auto-debit authorization: the payer lets the merchant debit their wallet. id = YUANSFER:<autoDebitNo>' })
 export class AutoDebit {
   @Field(() => ID)
@@ -65,6 +68,9 @@ export class AutoDebitEvent {
 
   @Field(() => Date)
   receivedAt!: Date;
+
+  @Field(() => String, { nullable: true, description: 'The `sub` of the caller whose mutation caused this event; null for IPNs.' })
+  actor!: string | null;
 }
 
 @InputType()

@@ -3,9 +3,12 @@ import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Mutation, Query, Re
 import { isFinished } from '../../lifecycle/cancel';
 import type { CancelTask as StoredTask } from '../../store/cancel-tasks';
 import type { Flow } from '../../store/types';
+import { etcMemberNo, tencentAgent } from '../acting';
 import type { Context } from '../context';
 import { CANCEL_MESSAGE_FORMAT_CODES } from '../signflow/types';
 import { CancelItem, CancelSignFlowsInput, CancelSignFlowsPayload, CancelTask } from './types';
+import { Authenticated, RequiresScopes } from '../../auth/access';
+import { SCOPES } from '../../auth/caller';
 
 @ArgsType()
 class CancelTaskProgressArgs {
@@ -14,7 +17,7 @@ class CancelTaskProgressArgs {
 }
 
 /** A flow the store has never read (a flow id Tencent did not know): what the item itself says about it. */
-function unreadFlow(item: { flowId: string; provider: Flow['provider']; providerFlowId: string; updatedAt: Date }): Flow {
+function unreadFlow(item: { flowId: string; provider: Flow['provider']; providerFlowId: string; updatedAt: Date }, tenant: string | null): Flow {
   return {
     seq: 0,
     id: item.flowId,
@@ -27,6 +30,7 @@ function unreadFlow(item: { flowId: string; provider: Flow['provider']; provider
     createdAt: item.updatedAt,
     updatedAt: item.updatedAt,
     data: null,
+    tenant,
   };
 }
 
@@ -41,7 +45,7 @@ function notFound(id: string): GraphQLError {
  */
 async function progress(ctx: Context, id: string): Promise<AsyncGenerator<StoredTask, void, undefined>> {
   const cursor = await ctx.services.store.events.latestId();
-  const first = await ctx.services.cancels.get(id);
+  const first = await ctx.loaders.cancelTasks.load(id);
   if (!first) throw notFound(id);
   return (async function* stream() {
     yield first;
@@ -61,20 +65,32 @@ async function progress(ctx: Context, id: string): Promise<AsyncGenerator<Stored
 
 @Resolver(() => CancelTask)
 export class CancelTaskResolver {
+  @Authenticated()
+  @RequiresScopes(SCOPES.FLOWS_READ)
   @Query(() => CancelTask, { nullable: true, description: 'A cancelSignFlows task; null when there is none with this id.' })
   async cancelTask(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<StoredTask | null> {
-    return (await ctx.services.cancels.get(id)) ?? null;
+    return ctx.loaders.cancelTasks.load(id);
   }
 
+  @Authenticated()
+  @RequiresScopes(SCOPES.FLOWS_WRITE)
   @Mutation(() => CancelSignFlowsPayload, {
     description:
       'Cancel any number of unfinished flows at their providers. Answers at once with the task (usually PROCESSING); bad input is a userError and starts nothing.',
   })
   async cancelSignFlows(@Arg('input') input: CancelSignFlowsInput, @Ctx() ctx: Context): Promise<{ task: StoredTask | null; userErrors: CancelSignFlowsPayload['userErrors'] }> {
-    const result = await ctx.services.cancels.cancel({
-      ...input,
-      cancelMessageFormat: input.cancelMessageFormat ? CANCEL_MESSAGE_FORMAT_CODES[input.cancelMessageFormat] : null,
-    });
+    const hasEtc = input.ids.some((id) => id.startsWith('ETC:'));
+    const result = await ctx.services.cancels.cancel(
+      {
+        ...input,
+        // Without a member, ETC items fail ETC_MEMBER_NO_REQUIRED (the rest still run): only a value given or in the
+        // token is checked here.
+        etcMemberNo: hasEtc ? etcMemberNo(ctx, input.etcMemberNo, false) : input.etcMemberNo,
+        tencentAgent: input.ids.some((id) => id.startsWith('TENCENT_ESS:')) ? tencentAgent(ctx) : undefined,
+        cancelMessageFormat: input.cancelMessageFormat ? CANCEL_MESSAGE_FORMAT_CODES[input.cancelMessageFormat] : null,
+      },
+      ctx.caller,
+    );
     return { task: result.taskId ? ((await ctx.services.cancels.get(result.taskId)) ?? null) : null, userErrors: result.userErrors };
   }
 
@@ -87,10 +103,12 @@ export class CancelTaskResolver {
     return items.map((item, i) => {
       const flow = flows[i];
       if (flow instanceof Error) throw flow;
-      return { flow: flow ?? unreadFlow(item), ok: item.settled ? item.ok : null, code: item.code, reason: item.reason };
+      return { flow: flow ?? unreadFlow(item, task.tenant), ok: item.settled ? item.ok : null, code: item.code, reason: item.reason };
     });
   }
 
+  @Authenticated()
+  @RequiresScopes(SCOPES.EVENTS_READ, SCOPES.FLOWS_READ)
   @Subscription(() => CancelTask, {
     description: 'The task now, then each time its counts or state change, until it finishes (then the subscription completes).',
     subscribe: ({ args, context }) => progress(context as Context, (args as CancelTaskProgressArgs).id),

@@ -3,6 +3,8 @@ import { CANCEL_TASK_STATES, type CancelTaskState } from '../../store/cancel-tas
 import type { Flow } from '../../store/types';
 import { UserError } from '../common';
 import { CancelMessageFormatEnum, SignFlow, type CancelMessageFormat } from '../signflow/types';
+import { RequiresScopes } from '../../auth/access';
+import { SCOPES } from '../../auth/caller';
 
 export const CancelTaskStateEnum = Object.fromEntries(CANCEL_TASK_STATES.map((s) => [s, s])) as { [K in CancelTaskState]: K };
 registerEnumType(CancelTaskStateEnum, {
@@ -12,6 +14,7 @@ registerEnumType(CancelTaskStateEnum, {
 });
 
 @Directive('@key(fields: "id")')
+@RequiresScopes(SCOPES.FLOWS_READ)
 @ObjectType({ description: 'One cancelSignFlows request and its progress, persisted: it outlives the request that started it.' })
 export class CancelTask {
   @Field(() => ID)

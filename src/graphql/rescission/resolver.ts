@@ -2,12 +2,17 @@ import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'ty
 import type { Rescission as RescissionRow } from '../../store/rescissions';
 import type { Flow } from '../../store/types';
 import type { UserError } from '../common';
+import { esignInitiator } from '../acting';
 import type { Context } from '../context';
 import { SignFlow } from '../signflow/types';
 import { InitiateRescissionInput, InitiateRescissionPayload, Rescission } from './types';
+import { Authenticated, RequiresScopes } from '../../auth/access';
+import { SCOPES } from '../../auth/caller';
 
 @Resolver(() => Rescission)
 export class RescissionResolver {
+  @Authenticated()
+  @RequiresScopes(SCOPES.FLOWS_READ)
   @Query(() => Rescission, { nullable: true, description: 'A rescission this API initiated or heard of from e签宝.' })
   async rescission(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<RescissionRow | null> {
     return ctx.loaders.rescissions.load(id);
@@ -20,6 +25,8 @@ export class RescissionResolver {
     return flow;
   }
 
+  @Authenticated()
+  @RequiresScopes(SCOPES.RESCISSIONS_WRITE)
   @Mutation(() => InitiateRescissionPayload, {
     description:
       'Start the rescission of files of a COMPLETED e签宝 flow: e签宝 creates a rescission agreement for the parties to sign. Input problems and refusals are userErrors.',
@@ -28,7 +35,8 @@ export class RescissionResolver {
     @Arg('input') input: InitiateRescissionInput,
     @Ctx() ctx: Context,
   ): Promise<{ rescission: RescissionRow | null; userErrors: UserError[] }> {
-    const result = await ctx.services.rescissions.initiate(input, ctx.loaders.flows);
+    esignInitiator(ctx, input.initiator);
+    const result = await ctx.services.rescissions.initiate(input, ctx.loaders.flows, ctx.caller);
     ctx.loaders.flows.clearAll();
     ctx.loaders.rescissions.clearAll();
     ctx.loaders.rescissionsByFlow.clearAll();

@@ -10,6 +10,8 @@ import {
   type SignClientType,
 } from '../../domain/rescission';
 import { UserError } from '../common';
+import { RequiresScopes } from '../../auth/access';
+import { SCOPES } from '../../auth/caller';
 
 const enumOf = <T extends string>(values: readonly T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
 
@@ -47,6 +49,7 @@ export const RescissionNoticeTypeEnum = enumOf(['SMS', 'EMAIL'] as const satisfi
 registerEnumType(RescissionNoticeTypeEnum, { name: 'RescissionNoticeType', description: 'How the parties are told about the agreement: 1 SMS, 2 e-mail.' });
 
 @Directive('@key(fields: "id")')
+@RequiresScopes(SCOPES.FLOWS_READ)
 @ObjectType({ description: "A rescission (e签宝 合同解约) of a completed flow's files. id = ESIGN:<rescission agreement's flow id>" })
 export class Rescission {
   @Field(() => ID)

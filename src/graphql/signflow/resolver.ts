@@ -1,7 +1,9 @@
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { SignFlowStatus, SignProvider } from '../../domain/model';
+import { tenantFilter } from '../../auth/caller';
+import { parseFlowId, type SignFlowStatus, type SignProvider } from '../../domain/model';
 import type { Flow, StoredEvent } from '../../store/types';
 import { decodeCursor, encodeCursor, pageSize, parseEventCursor, SignFlowStatusEnum, SignProviderEnum } from '../common';
+import { etcMemberNo, tencentAgent } from '../acting';
 import type { Context } from '../context';
 import {
   CANCEL_MESSAGE_FORMAT_CODES,
@@ -12,6 +14,8 @@ import {
   SignFlowEvent,
   SignFlowEventConnection,
 } from './types';
+import { Authenticated, RequiresScopes } from '../../auth/access';
+import { SCOPES } from '../../auth/caller';
 
 export function toSignFlowEvent(event: StoredEvent): SignFlowEvent {
   return {
@@ -22,6 +26,7 @@ export function toSignFlowEvent(event: StoredEvent): SignFlowEvent {
     source: event.source,
     occurredAt: event.occurredAt,
     receivedAt: event.receivedAt,
+    actor: event.actor,
   };
 }
 
@@ -54,22 +59,33 @@ class SignFlowEventsArgs {
 
 @Resolver(() => SignFlow)
 export class SignFlowResolver {
+  @Authenticated()
+  @RequiresScopes(SCOPES.FLOWS_READ)
   @Query(() => SignFlow, { nullable: true, description: 'Read-through: an id the store has not seen is fetched from its provider.' })
   async signFlow(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Flow | null> {
     return ctx.loaders.flows.load(id);
   }
 
+  @Authenticated()
+  @RequiresScopes(SCOPES.FLOWS_READ)
   @Query(() => SignFlowConnection, { description: 'Flows this API knows, oldest first.' })
   async signFlows(@Args() args: SignFlowsArgs, @Ctx() ctx: Context): Promise<SignFlowConnection> {
     const first = pageSize(args.first);
     const after = decodeCursor('flow', args.after);
-    const rows = await ctx.services.store.flows.list({ provider: args.provider ?? undefined, status: args.status ?? undefined, after, first: first + 1 });
+    const rows = await ctx.services.store.flows.list({
+      provider: args.provider ?? undefined,
+      status: args.status ?? undefined,
+      after,
+      first: first + 1,
+      tenant: tenantFilter(ctx.caller),
+    });
     const page = rows.slice(0, first);
     for (const flow of page) ctx.loaders.flows.prime(flow.id, flow);
     const edges = page.map((node) => ({ cursor: encodeCursor('flow', node.seq), node }));
     return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
   }
 
+  @RequiresScopes(SCOPES.FLOWS_READ)
   @FieldResolver(() => SignFlowEventConnection, { description: "The flow's status events, oldest first." })
   async events(
     @Root() flow: Flow,
@@ -84,14 +100,20 @@ export class SignFlowResolver {
     return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
   }
 
+  @Authenticated()
+  @RequiresScopes(SCOPES.FLOWS_WRITE)
   @Mutation(() => RevokeSignFlowPayload, { description: 'Revoke an unfinished flow at its provider. A flow that cannot be revoked is a userError.' })
   async revokeSignFlow(@Arg('input') input: RevokeSignFlowInput, @Ctx() ctx: Context): Promise<{ signFlow: Flow | null; userErrors: RevokeSignFlowPayload['userErrors'] }> {
+    const provider = parseFlowId(input.id)?.provider;
     const result = await ctx.services.flows.revoke(
       {
         ...input,
+        etcMemberNo: provider === 'ETC' ? etcMemberNo(ctx, input.etcMemberNo, true) : input.etcMemberNo,
+        tencentAgent: provider === 'TENCENT_ESS' ? tencentAgent(ctx) : undefined,
         cancelMessageFormat: input.cancelMessageFormat ? CANCEL_MESSAGE_FORMAT_CODES[input.cancelMessageFormat] : null,
       },
       ctx.loaders.flows,
+      ctx.caller,
     );
     ctx.loaders.flows.clearAll();
     return {
@@ -100,13 +122,15 @@ export class SignFlowResolver {
     };
   }
 
+  @Authenticated()
+  @RequiresScopes(SCOPES.EVENTS_READ, SCOPES.FLOWS_READ)
   @Subscription(() => SignFlowEvent, {
     description: 'Every status event of the matching flows. With after, first replays what was missed since that cursor.',
     subscribe: ({ args, context }) => {
       const ctx = context as Context;
       const a = args as SignFlowEventsArgs;
       return ctx.services.feed.subscribe(
-        { kinds: ['signflow'], subjectIds: a.ids ?? undefined, provider: a.provider ?? undefined },
+        { kinds: ['signflow'], subjectIds: a.ids ?? undefined, provider: a.provider ?? undefined, tenant: tenantFilter(ctx.caller) },
         parseEventCursor(a.after),
       );
     },

@@ -1,9 +1,12 @@
 import { Directive, Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
 import type { EventSource, SignFlowStatus, SignProvider } from '../../domain/model';
 import { EventSourceEnum, PageInfo, SignFlowStatusEnum, SignProviderEnum, UserError } from '../common';
+import { RequiresScopes } from '../../auth/access';
+import { SCOPES } from '../../auth/caller';
 
 @Directive('@key(fields: "id")')
 @Directive('@key(fields: "provider providerFlowId")')
+@RequiresScopes(SCOPES.FLOWS_READ)
 @ObjectType({ description: 'A contract signing flow at one provider. id = <SignProvider>:<provider\'s flow id>, e.g. ETC:c64665aa4f1c…' })
 export class SignFlow {
   @Field(() => ID)
@@ -53,6 +56,9 @@ export class SignFlowEvent {
 
   @Field(() => Date)
   receivedAt!: Date;
+
+  @Field(() => String, { nullable: true, description: 'The `sub` of the caller whose mutation caused this event; null for callbacks and reads.' })
+  actor!: string | null;
 }
 
 @ObjectType()

@@ -24,6 +24,8 @@ export interface CancelOptions {
   reason?: string | null;
   /** 0–3 (seed 002). */
   cancelMessageFormat?: number | null;
+  /** The proxy organisation and operator acting (the caller's, docs/security.md); absent: the configured Agent. */
+  tencentAgent?: { proxyOrganizationOpenId: string; proxyOperatorOpenId: string } | null;
 }
 
 export interface BatchCancelAnswer {
@@ -106,8 +108,17 @@ export class TencentClient implements SignFlowProvider {
    * One action. A token is taken before the first attempt (outside the call's deadline, so a long queue does not
    * time calls out) and again before each retry, so retries count against the rate too.
    */
-  private async call(action: string, params: Record<string, unknown>, idempotent: boolean, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  private async call(
+    action: string,
+    params: Record<string, unknown>,
+    idempotent: boolean,
+    signal?: AbortSignal,
+    acting?: CancelOptions['tencentAgent'],
+  ): Promise<Record<string, unknown>> {
     const key = this.rateLimitKey(action);
+    const agent: EssAgent = acting
+      ? { AppId: this.config.appId, ProxyOrganizationOpenId: acting.proxyOrganizationOpenId, ProxyOperator: { OpenId: acting.proxyOperatorOpenId } }
+      : this.agent;
     await this.limiter.acquire(key, 1, signal);
     let first = true;
     return this.pipeline.call({
@@ -116,7 +127,7 @@ export class TencentClient implements SignFlowProvider {
       path: '/',
       headers: { 'content-type': ESS_CONTENT_TYPE, 'x-tc-action': action, 'x-tc-version': ESS_VERSION },
       idempotent,
-      body: () => JSON.stringify({ Agent: this.agent, ...params }),
+      body: () => JSON.stringify({ Agent: agent, ...params }),
       sign: async (request) => {
         if (!first) await this.limiter.acquire(key, 1, signal);
         first = false;
@@ -171,7 +182,7 @@ export class TencentClient implements SignFlowProvider {
 
   /** ChannelCancelFlow: cancels one unfinished flow. Not idempotent: a repeat would be refused as already cancelled. */
   async revoke(request: RevokeRequest): Promise<{ status: SignFlowStatus; providerStatus: string }> {
-    await this.call('ChannelCancelFlow', { FlowId: request.providerFlowId, ...this.cancelParams(request) }, false);
+    await this.call('ChannelCancelFlow', { FlowId: request.providerFlowId, ...this.cancelParams(request) }, false, undefined, request.tencentAgent);
     return { status: 'REVOKED', providerStatus: TENCENT_CANCELLED };
   }
 
@@ -183,7 +194,7 @@ export class TencentClient implements SignFlowProvider {
     if (providerFlowIds.length === 0 || providerFlowIds.length > ESS_MAX_FLOW_IDS) {
       throw new RangeError(`ChannelBatchCancelFlows takes 1 to ${ESS_MAX_FLOW_IDS} flow ids, got ${providerFlowIds.length}`);
     }
-    const r = await this.call('ChannelBatchCancelFlows', { FlowIds: providerFlowIds, ...this.cancelParams(options) }, false, signal);
+    const r = await this.call('ChannelBatchCancelFlows', { FlowIds: providerFlowIds, ...this.cancelParams(options) }, false, signal, options.tencentAgent);
     if (typeof r.TaskId !== 'string' || r.TaskId === '') throw bad('ChannelBatchCancelFlows answered without a TaskId string', r.RequestId);
     const messages = r.FailMessages ?? [];
     if (!Array.isArray(messages) || messages.some((m) => typeof m !== 'string')) {
@@ -200,8 +211,8 @@ export class TencentClient implements SignFlowProvider {
   }
 
   /** DescribeCancelFlowsTask: the batch-cancel task's result so far. */
-  async describeCancelTask(providerTaskId: string, signal?: AbortSignal): Promise<CancelFlowsTaskResult> {
-    const r = await this.call('DescribeCancelFlowsTask', { TaskId: providerTaskId }, true, signal);
+  async describeCancelTask(providerTaskId: string, signal?: AbortSignal, agent?: CancelOptions['tencentAgent']): Promise<CancelFlowsTaskResult> {
+    const r = await this.call('DescribeCancelFlowsTask', { TaskId: providerTaskId }, true, signal, agent);
     const checked = checkCancelTaskResult(r, 'DescribeCancelFlowsTask answered ');
     if (!checked.ok) throw bad(checked.message, r.RequestId);
     return { ...checked.value, taskId: checked.value.taskId ?? providerTaskId };

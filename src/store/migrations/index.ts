@@ -6,6 +6,7 @@ import { rescissions } from './003_rescissions';
 import { autoDebits } from './004_auto_debits';
 import { earlyTaskResults } from './005_early_task_results';
 import { receiptRetention } from './006_receipt_retention';
+import { tenancy } from './007_tenancy';
 
 /**
  * Versioned migrations, applied in name order at start-up. Each is written once against Kysely's schema builder
@@ -20,6 +21,7 @@ const ALL: Record<string, DialectMigration> = {
   '004_auto_debits': autoDebits,
   '005_early_task_results': earlyTaskResults,
   '006_receipt_retention': receiptRetention,
+  '007_tenancy': tenancy,
 };
 
 export class CodeMigrations implements MigrationProvider {

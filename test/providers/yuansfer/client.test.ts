@@ -172,7 +172,7 @@ describe('YuansferClient reading answers', () => {
 });
 
 describe('YUANSFER_* configuration', () => {
-  const full = { YUANSFER_TOKEN: 'tok', YUANSFER_MERCHANT_NO: '200043', YUANSFER_STORE_NO: '300014' };
+  const full = { YUANSFER_TOKEN: 'tok', YUANSFER_MERCHANT_NO: '200043', YUANSFER_STORE_NO: '300014', AUTH: 'off' };
 
   it('reads the real merchant, defaulting the base URL to production', () => {
     const yuansfer = loadConfig({ ...full }).yuansfer;
@@ -184,7 +184,7 @@ describe('YUANSFER_* configuration', () => {
     const sandbox = loadConfig({ SANDBOX: 'on' }, () => 'http://127.0.0.1:1/sandbox').yuansfer!;
     expect(typeof sandbox.baseUrl === 'function' ? sandbox.baseUrl() : sandbox.baseUrl).toBe('http://127.0.0.1:1/sandbox/yuansfer');
     expect(sandbox).toMatchObject({ merchantNo: '200043', storeNo: '300014', token: DOC_TOKEN });
-    expect(loadConfig({ SANDBOX: 'off' }).yuansfer).toBeUndefined();
+    expect(loadConfig({ SANDBOX: 'off', AUTH: 'off' }).yuansfer).toBeUndefined();
     expect(loadConfig({ ...full }).sandbox).toBe(false);
   });
 
