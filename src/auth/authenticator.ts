@@ -137,9 +137,11 @@ export class Authenticator {
     }
     if (!jwt || typeof jwt !== 'object') throw unauthenticated('extensions.jwt must be an object {payload, token}');
     const { payload, token } = jwt as { payload?: unknown; token?: unknown };
-    // The signature binds the operation, not extensions.jwt: when the gateway forwards the token itself and this API
-    // can verify it, it does, so a captured signed operation cannot be replayed under another identity.
-    if (typeof token === 'string' && this.getKey) return this.verifyToken(token.replace(/^Bearer\s+/i, ''), 'gateway');
+    // The signature binds the operation, not extensions.jwt: when the gateway forwards the token itself (Hive sends
+    // `{value, prefix}`) and this API can verify it, it does, so a captured signed operation cannot be replayed under
+    // another identity.
+    const raw = typeof token === 'string' ? token : token && typeof token === 'object' ? (token as { value?: unknown }).value : undefined;
+    if (typeof raw === 'string' && this.getKey) return this.verifyToken(raw.replace(/^Bearer\s+/i, ''), 'gateway');
     if (!payload || typeof payload !== 'object') throw unauthenticated('extensions.jwt.payload must hold the verified claims');
     const claims = payload as Record<string, unknown>;
     const now = Date.now() / 1000;

@@ -70,12 +70,12 @@ export interface HiveGateway {
 }
 
 /** Starts `hive-gateway supergraph <file>` with the documented config on a free port; resolves once it is ready. */
-export async function startHiveGateway(supergraphFile: string, { timeoutMs = 30_000 } = {}): Promise<HiveGateway> {
+export async function startHiveGateway(supergraphFile: string, { timeoutMs = 30_000, env = {} as Record<string, string> } = {}): Promise<HiveGateway> {
   const port = await freePort();
   const gateway = spawnGroup(
     HIVE_GATEWAY_BIN,
     ['supergraph', supergraphFile, '--config-path', HIVE_GATEWAY_CONFIG, '--host', '127.0.0.1', '--port', String(port)],
-    { NODE_ENV: 'production', LOG_LEVEL: 'warn' },
+    { NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env },
   );
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
