@@ -8,7 +8,7 @@ import type { ProviderFlowSnapshot, RevokeRequest, SignFlowProvider } from '../t
 import { ESIGN, ESIGN_REVOKED, esignError, esignFlowStatus, rescissionBody } from './mapping';
 import { canonicalPathAndQuery, esignRequestHeaders } from './signing';
 
-/** `revokeReason` is at most 50 characters (docs/providers/esign.md "Related"). */
+/** `revokeReason` is at most 50 characters (docs/providers/esign.md "Revoke"). */
 export const ESIGN_MAX_REVOKE_REASON = 50;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
