@@ -17,7 +17,7 @@ export { ConfigError };
 export type BaseUrl = string | (() => string);
 
 export interface HttpClientSettings {
-  /** Per-attempt deadline. */
+  /** Deadline of one provider call, retries included. */
   timeoutMs: number;
   /** Attempts after the first, for failures that are safe to repeat. */
   maxRetries: number;
