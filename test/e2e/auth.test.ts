@@ -144,6 +144,14 @@ describe('identity and access', () => {
       expect((withIt.errors ?? []).filter((e) => e.extensions?.code === 'FORBIDDEN' || e.extensions?.code === 'UNAUTHENTICATED')).toEqual([]);
     });
 
+    it.each(cases)('%s over the WebSocket too: FORBIDDEN without %s', async (field, query, variables, scope) => {
+      const client = app.ws({ token: await hs256({ scope: ALL_SCOPES.filter((s) => s !== scope) }) });
+      const result = collect<Record<string, unknown>>(client, query, variables);
+      await result.done;
+      expect(JSON.stringify(result.errors)).toContain('FORBIDDEN');
+      expect(JSON.stringify(result.errors)).toContain(field);
+    });
+
     it('reads scopes from `scp` arrays too', async () => {
       const r = await app.gql(FLOW_QUERY, { id: await etcFlow() }, { token: await hs256({ scope: '', claims: { scp: ['flows:read'] } }) });
       expect(r.errors).toBeUndefined();
