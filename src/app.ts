@@ -9,6 +9,7 @@ import { GraphQLError, type ExecutionResult } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { esignCallbackHandler } from './callbacks/esign';
+import { observeCallback } from './callbacks/observe';
 import { etcCallbackHandler } from './callbacks/etc';
 import { tencentCallbackHandler } from './callbacks/tencent';
 import { yuansferCallbackHandler } from './callbacks/yuansfer';
@@ -17,6 +18,7 @@ import { EventFeed } from './events/feed';
 import { createNotifier, type Notifier } from './events/notifier';
 import { createContext, type Context, type Services } from './graphql/context';
 import { formatError } from './graphql/errors';
+import { observeGraphqlWs, operationLogPlugin } from './graphql/observability';
 import { jsonStatusPlugin } from './graphql/over-http';
 import { buildFederatedSchema } from './graphql/schema';
 import { AutoDebitRecorder, AutoDebitService } from './lifecycle/autodebit';
@@ -26,6 +28,9 @@ import { Idempotency, type IdempotencyOptions } from './lifecycle/idempotency';
 import { FlowRecorder } from './lifecycle/recorder';
 import { RescissionRecorder, RescissionService } from './lifecycle/rescission';
 import { createLogger, redactUrl, type Logger } from './logger';
+import { loadObservabilityConfig } from './observability/config';
+import { AppMetrics, metricsHandler } from './observability/metrics';
+import { requestIdMiddleware } from './observability/request-id';
 import { ConsecutiveFailureBreaker } from './providers/breaker';
 import { EsignClient } from './providers/esign/client';
 import { EtcClient } from './providers/etc/client';
@@ -76,22 +81,33 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const localBase = () => `http://127.0.0.1:${listeningPort}`;
   const config = loadConfig(options.env ?? process.env, () => `${localBase()}/sandbox`);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const observability = loadObservabilityConfig(options.env ?? process.env);
+  // Counted even with METRICS=off (cheap); only the endpoint is off then.
+  const metrics = new AppMetrics();
 
   const store: SqlStore = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onQuery: options.onStoreQuery });
   const notifier: Notifier = await createNotifier({ redisUrl: config.redisUrl, logger }).catch(async (error: unknown) => {
     await store.close();
     throw error;
   });
-  const feed = new EventFeed(store, notifier, { logger, pollIntervalMs: options.pollIntervalMs ?? config.eventPollIntervalMs });
+  const feed = new EventFeed(store, notifier, {
+    logger,
+    pollIntervalMs: options.pollIntervalMs ?? config.eventPollIntervalMs,
+    onDispatch: (event) => metrics.eventDispatched(event.receivedAt),
+  });
   await feed.start();
   const recorder = new FlowRecorder(store, feed);
   const idempotency = new Idempotency(store, options.idempotency);
 
   const providers = new ProviderRegistry();
-  const breaker = (provider: string, settings: HttpClientSettings) =>
-    new ConsecutiveFailureBreaker({ provider, failureThreshold: settings.breakerThreshold, resetAfterMs: settings.breakerResetMs });
-  if (config.etc) providers.register(new EtcClient(config.etc, { logger, breaker: breaker('ETC', config.etc) }));
-  const esign = config.esign ? new EsignClient(config.esign, { logger, breaker: breaker('ESIGN', config.esign) }) : undefined;
+  const breaker = (provider: string, settings: HttpClientSettings) => {
+    const made = new ConsecutiveFailureBreaker({ provider, failureThreshold: settings.breakerThreshold, resetAfterMs: settings.breakerResetMs });
+    metrics.watchBreaker(provider, made);
+    return made;
+  };
+  const observer = metrics;
+  if (config.etc) providers.register(new EtcClient(config.etc, { logger, breaker: breaker('ETC', config.etc), observer }));
+  const esign = config.esign ? new EsignClient(config.esign, { logger, breaker: breaker('ESIGN', config.esign), observer }) : undefined;
   if (esign) providers.register(esign);
   // Tencent counts its per-action limit per account: with Redis the buckets are shared by every replica.
   let limiter: RateLimiter | undefined;
@@ -99,11 +115,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   if (config.tencent) {
     const shape = { ratePerSecond: config.tencent.ratePerSecond, burst: 1 };
     limiter = config.redisUrl ? new RedisRateLimiter(config.redisUrl, shape, 'esign:ratelimit:', logger) : new InMemoryRateLimiter(shape);
-    const tencent = new TencentClient(config.tencent, { logger, breaker: breaker('TENCENT_ESS', config.tencent), limiter });
+    const tencent = new TencentClient(config.tencent, { logger, breaker: breaker('TENCENT_ESS', config.tencent), observer, limiter });
     providers.register(tencent);
     batchProviders.set(tencent.provider, tencent);
   }
-  const yuansfer = config.yuansfer ? new YuansferClient(config.yuansfer, { logger, breaker: breaker('YUANSFER', config.yuansfer) }) : undefined;
+  const yuansfer = config.yuansfer ? new YuansferClient(config.yuansfer, { logger, breaker: breaker('YUANSFER', config.yuansfer), observer }) : undefined;
 
   const services: Services = {
     store,
@@ -126,37 +142,41 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, { ...options.cancel, logger }),
     logger,
   };
+  metrics.setSources({ subscriptions: () => feed.subscriberCount, cancelTasks: () => services.cancels.activity() });
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestIdMiddleware());
   const httpServer = http.createServer(app);
   const schema = await buildFederatedSchema();
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
   const formatResult = (result: ExecutionResult): ExecutionResult =>
     result.errors
-      ? { ...result, errors: result.errors.map((e) => { const f = formatError(e.toJSON(), e, logger); return new GraphQLError(f.message, { path: f.path, extensions: f.extensions }); }) }
+      ? { ...result, errors: result.errors.map((e) => { const f = formatError(e.toJSON(), e, logger, { production: observability.production }); return new GraphQLError(f.message, { path: f.path, extensions: f.extensions }); }) }
       : result;
   const wsCleanup = useServer<Record<string, unknown> | undefined, { context?: Context }>(
-    {
+    // Request ids, log lines and metrics per subscribe message (src/graphql/observability.ts).
+    observeGraphqlWs({ logger, metrics }, {
       schema,
       // WebSocket operations bypass Apollo's context function: each subscribe message gets its own loaders here.
       context: () => createContext(services) as unknown as Record<string, unknown>,
       onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult),
-    },
+    }),
     wsServer,
   );
 
   const apollo = new ApolloServer<BaseContext & Context>({
     schema,
     introspection: true,
-    formatError: (formatted, error) => formatError(formatted, error, logger),
+    formatError: (formatted, error) => formatError(formatted, error, logger, { production: observability.production }),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Traces are for Apollo's hosted reporting, which a self-hosted subgraph does not use.
       ApolloServerPluginInlineTraceDisabled(),
       // GraphQL over HTTP: request errors answered as application/json get 200 (see over-http.ts).
       jsonStatusPlugin(),
+      operationLogPlugin({ logger, metrics }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
     ],
   });
@@ -180,18 +200,25 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     }
   });
 
+  if (observability.metrics) app.get('/metrics', metricsHandler(metrics, observability.metricsToken));
+
   const raw = express.raw({ type: () => true, limit: '1mb' });
-  app.post(CALLBACK_PATHS.etc, raw, etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, logger }));
+  const observed = { logger, metrics };
+  app.post(CALLBACK_PATHS.etc, raw, observeCallback('ETC', observed, etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, logger })));
   app.post(
     CALLBACK_PATHS.esign,
     raw,
-    esignCallbackHandler({ recorder, rescissions: services.rescissions, credentials: config.esign && { appId: config.esign.appId, appSecret: config.esign.appSecret }, logger }),
+    observeCallback(
+      'ESIGN',
+      observed,
+      esignCallbackHandler({ recorder, rescissions: services.rescissions, credentials: config.esign && { appId: config.esign.appId, appSecret: config.esign.appSecret }, logger }),
+    ),
   );
   if (config.tencent) {
     const secrets = { callbackKey: config.tencent.callbackKey, callbackToken: config.tencent.callbackToken };
-    app.post(CALLBACK_PATHS.tencent, raw, tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger }));
+    app.post(CALLBACK_PATHS.tencent, raw, observeCallback('TENCENT_ESS', observed, tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger })));
   }
-  app.post(CALLBACK_PATHS.yuansfer, raw, yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger }));
+  app.post(CALLBACK_PATHS.yuansfer, raw, observeCallback('YUANSFER', observed, yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger })));
 
   app.use('/graphql', express.json({ limit: '1mb' }), expressMiddleware(apollo, { context: async () => createContext(services) }));
 
@@ -286,6 +313,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         // A purge in progress finishes (it needs the store) but never holds up draining the server.
         await housekeepingRun;
         await store.close();
+        metrics.close();
       })();
       return closing;
     },
