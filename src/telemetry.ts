@@ -51,7 +51,7 @@ export function startTelemetry(env: Env = process.env): boolean {
   // require, not import: loaded only when tracing is on.
   const { NodeSDK } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
   const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as typeof import('@opentelemetry/instrumentation-http');
-  const { ExpressInstrumentation } = require('@opentelemetry/instrumentation-express') as typeof import('@opentelemetry/instrumentation-express');
+  const { ExpressInstrumentation, ExpressLayerType } = require('@opentelemetry/instrumentation-express') as typeof import('@opentelemetry/instrumentation-express');
   const { GraphQLInstrumentation } = require('@opentelemetry/instrumentation-graphql') as typeof import('@opentelemetry/instrumentation-graphql');
   const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg') as typeof import('@opentelemetry/instrumentation-pg');
   const { IORedisInstrumentation } = require('@opentelemetry/instrumentation-ioredis') as typeof import('@opentelemetry/instrumentation-ioredis');
@@ -69,10 +69,11 @@ export function startTelemetry(env: Env = process.env): boolean {
     logRecordProcessors: [],
     instrumentations: [
       new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0] ?? '') }),
-      new ExpressInstrumentation(),
-      // One span per resolver would drown the interesting ones (provider calls, store queries); variable values
-      // stay out of spans (allowValues off) because they carry user input.
-      new GraphQLInstrumentation({ ignoreTrivialResolveSpans: true, mergeItems: true }),
+      // Routers and handlers only: a span per middleware (request id, body parsers) says little.
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+      // Resolver spans for the root fields and one level below; deeper ones would drown the spans that matter
+      // (provider calls, store queries). Variable values stay out of spans (allowValues off): they carry user input.
+      new GraphQLInstrumentation({ depth: 2, ignoreTrivialResolveSpans: true, mergeItems: true }),
       new PgInstrumentation(),
       new IORedisInstrumentation(),
     ],
