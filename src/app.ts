@@ -9,8 +9,8 @@ import { GraphQLError, type ExecutionResult } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { esignCallbackHandler } from './callbacks/esign';
-import { observeCallback } from './callbacks/observe';
 import { etcCallbackHandler } from './callbacks/etc';
+import { observeCallback } from './callbacks/observe';
 import { tencentCallbackHandler } from './callbacks/tencent';
 import { yuansferCallbackHandler } from './callbacks/yuansfer';
 import { loadConfig, type Config, type HttpClientSettings } from './config';
@@ -105,9 +105,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     metrics.watchBreaker(provider, made);
     return made;
   };
-  const observer = metrics;
-  if (config.etc) providers.register(new EtcClient(config.etc, { logger, breaker: breaker('ETC', config.etc), observer }));
-  const esign = config.esign ? new EsignClient(config.esign, { logger, breaker: breaker('ESIGN', config.esign), observer }) : undefined;
+  if (config.etc) providers.register(new EtcClient(config.etc, { logger, breaker: breaker('ETC', config.etc), observer: metrics }));
+  const esign = config.esign ? new EsignClient(config.esign, { logger, breaker: breaker('ESIGN', config.esign), observer: metrics }) : undefined;
   if (esign) providers.register(esign);
   // Tencent counts its per-action limit per account: with Redis the buckets are shared by every replica.
   let limiter: RateLimiter | undefined;
@@ -115,11 +114,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   if (config.tencent) {
     const shape = { ratePerSecond: config.tencent.ratePerSecond, burst: 1 };
     limiter = config.redisUrl ? new RedisRateLimiter(config.redisUrl, shape, 'esign:ratelimit:', logger) : new InMemoryRateLimiter(shape);
-    const tencent = new TencentClient(config.tencent, { logger, breaker: breaker('TENCENT_ESS', config.tencent), observer, limiter });
+    const tencent = new TencentClient(config.tencent, { logger, breaker: breaker('TENCENT_ESS', config.tencent), observer: metrics, limiter });
     providers.register(tencent);
     batchProviders.set(tencent.provider, tencent);
   }
-  const yuansfer = config.yuansfer ? new YuansferClient(config.yuansfer, { logger, breaker: breaker('YUANSFER', config.yuansfer), observer }) : undefined;
+  const yuansfer = config.yuansfer ? new YuansferClient(config.yuansfer, { logger, breaker: breaker('YUANSFER', config.yuansfer), observer: metrics }) : undefined;
 
   const services: Services = {
     store,

@@ -44,7 +44,7 @@ export function observeCallback(provider: string, deps: { logger: Logger; metric
         if (outcome === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
         span.end();
         deps.metrics?.callback(provider, outcome);
-        deps.logger.info({ provider, outcome, status: res.statusCode, durationMs: Math.round(performance.now() - started) }, `${provider} callback ${outcome}`);
+        deps.logger.info({ provider, outcome, status: res.statusCode, durationMs: Math.round(performance.now() - started) }, `callback ${provider} ${outcome}`);
       }
     });
 }

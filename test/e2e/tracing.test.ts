@@ -7,6 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { waitFor } from '../support/app';
 import { spawnServer, stopServer, type ServerProcess } from '../support/process';
+import { postgresFactory, TEST_DATABASE_URL } from '../support/stores';
+
+const REDIS = process.env.TEST_REDIS_URL;
+const withServices = Boolean(TEST_DATABASE_URL && REDIS);
+if (!withServices) process.stdout.write('[tracing] PostgreSQL and Redis spans skipped: needs TEST_DATABASE_URL and TEST_REDIS_URL\n');
 
 type AttributeValue = string | number | boolean;
 
@@ -161,6 +166,39 @@ describe('OpenTelemetry traces exported over OTLP/HTTP by the real server proces
       { timeoutMs: 20_000, what: 'a protobuf export with the trace id' },
     );
     expect(received.body.length).toBeGreaterThan(16);
+  });
+
+  (withServices ? it : it.skip)('traces PostgreSQL queries and Redis commands inside the operation', async () => {
+    const pg = postgresFactory(TEST_DATABASE_URL ?? '');
+    try {
+      await (await pg.open()).close();
+      const endpoint = await receiver.start();
+      server = await spawnServer({
+        DATABASE_URL: pg.databaseUrl!(),
+        REDIS_URL: REDIS!,
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      });
+      const { flowId } = (await post(`${server.url}/sandbox/_admin/etc/flows`, {})) as { flowId: string };
+      const traceId = randomBytes(16).toString('hex');
+      // The read-through stores the flow (PostgreSQL) and publishes its event's wake-up (Redis).
+      const answer = await post(server.graphqlUrl, { query: `{ signFlow(id: "ETC:${flowId}") { status } }` }, { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` });
+      expect(answer.errors).toBeUndefined();
+      const system = (s: ReceivedSpan) => s.attributes['db.system.name'] ?? s.attributes['db.system'];
+      const ours = await waitFor(
+        () => {
+          const spans = receiver.spans().filter((s) => s.traceId === traceId);
+          return spans.some((s) => system(s) === 'postgresql') && spans.some((s) => system(s) === 'redis') ? spans : null;
+        },
+        { timeoutMs: 20_000, what: 'PostgreSQL and Redis spans in the operation\'s trace' },
+      );
+      expect(ours.some((s) => s.attributes.provider === 'ETC')).toBe(true);
+    } finally {
+      await stopServer(server);
+      server = undefined;
+      await pg.cleanup();
+    }
   });
 
   it('refuses to start with an unsupported OTEL_EXPORTER_OTLP_PROTOCOL, naming it', async () => {
