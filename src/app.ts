@@ -8,6 +8,7 @@ import express from 'express';
 import { Authenticator } from './auth/authenticator';
 import { esignCallbackHandler } from './callbacks/esign';
 import { etcCallbackHandler } from './callbacks/etc';
+import { observeCallback } from './callbacks/observe';
 import { tencentCallbackHandler } from './callbacks/tencent';
 import { yuansferCallbackHandler } from './callbacks/yuansfer';
 import { loadConfig, type Config, type HttpClientSettings } from './config';
@@ -16,6 +17,7 @@ import { createNotifier, type Notifier } from './events/notifier';
 import { auditPlugin } from './graphql/audit';
 import { createContext, type Context, type Services } from './graphql/context';
 import { formatError } from './graphql/errors';
+import { observeGraphqlWs, operationLogPlugin } from './graphql/observability';
 import { ownOrigins } from './graphql/origins';
 import { jsonStatusPlugin } from './graphql/over-http';
 import { buildFederatedSchema } from './graphql/schema';
@@ -27,6 +29,9 @@ import { Idempotency, type IdempotencyOptions } from './lifecycle/idempotency';
 import { FlowRecorder } from './lifecycle/recorder';
 import { RescissionRecorder, RescissionService } from './lifecycle/rescission';
 import { createLogger, redactUrl, type Logger } from './logger';
+import { loadObservabilityConfig } from './observability/config';
+import { AppMetrics, metricsHandler } from './observability/metrics';
+import { requestIdMiddleware } from './observability/request-id';
 import { ConsecutiveFailureBreaker } from './providers/breaker';
 import { EsignClient } from './providers/esign/client';
 import { EtcClient } from './providers/etc/client';
@@ -77,22 +82,32 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const localBase = () => `http://127.0.0.1:${listeningPort}`;
   const config = loadConfig(options.env ?? process.env, () => `${localBase()}/sandbox`);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const observability = loadObservabilityConfig(options.env ?? process.env);
+  // Counted even with METRICS=off (cheap); only the endpoint is off then.
+  const metrics = new AppMetrics();
 
   const store: SqlStore = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onQuery: options.onStoreQuery });
   const notifier: Notifier = await createNotifier({ redisUrl: config.redisUrl, logger }).catch(async (error: unknown) => {
     await store.close();
     throw error;
   });
-  const feed = new EventFeed(store, notifier, { logger, pollIntervalMs: options.pollIntervalMs ?? config.eventPollIntervalMs });
+  const feed = new EventFeed(store, notifier, {
+    logger,
+    pollIntervalMs: options.pollIntervalMs ?? config.eventPollIntervalMs,
+    onDispatch: (event) => metrics.eventDispatched(event.receivedAt),
+  });
   await feed.start();
   const recorder = new FlowRecorder(store, feed);
   const idempotency = new Idempotency(store, options.idempotency);
 
   const providers = new ProviderRegistry();
-  const breaker = (provider: string, settings: HttpClientSettings) =>
-    new ConsecutiveFailureBreaker({ provider, failureThreshold: settings.breakerThreshold, resetAfterMs: settings.breakerResetMs });
-  if (config.etc) providers.register(new EtcClient(config.etc, { logger, breaker: breaker('ETC', config.etc) }));
-  const esign = config.esign ? new EsignClient(config.esign, { logger, breaker: breaker('ESIGN', config.esign) }) : undefined;
+  const breaker = (provider: string, settings: HttpClientSettings) => {
+    const made = new ConsecutiveFailureBreaker({ provider, failureThreshold: settings.breakerThreshold, resetAfterMs: settings.breakerResetMs });
+    metrics.watchBreaker(provider, made);
+    return made;
+  };
+  if (config.etc) providers.register(new EtcClient(config.etc, { logger, breaker: breaker('ETC', config.etc), observer: metrics }));
+  const esign = config.esign ? new EsignClient(config.esign, { logger, breaker: breaker('ESIGN', config.esign), observer: metrics }) : undefined;
   if (esign) providers.register(esign);
   // Tencent counts its per-action limit per account: with Redis the buckets are shared by every replica.
   let limiter: RateLimiter | undefined;
@@ -100,11 +115,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   if (config.tencent) {
     const shape = { ratePerSecond: config.tencent.ratePerSecond, burst: 1 };
     limiter = config.redisUrl ? new RedisRateLimiter(config.redisUrl, shape, 'esign:ratelimit:', logger) : new InMemoryRateLimiter(shape);
-    const tencent = new TencentClient(config.tencent, { logger, breaker: breaker('TENCENT_ESS', config.tencent), limiter });
+    const tencent = new TencentClient(config.tencent, { logger, breaker: breaker('TENCENT_ESS', config.tencent), observer: metrics, limiter });
     providers.register(tencent);
     batchProviders.set(tencent.provider, tencent);
   }
-  const yuansfer = config.yuansfer ? new YuansferClient(config.yuansfer, { logger, breaker: breaker('YUANSFER', config.yuansfer) }) : undefined;
+  const yuansfer = config.yuansfer ? new YuansferClient(config.yuansfer, { logger, breaker: breaker('YUANSFER', config.yuansfer), observer: metrics }) : undefined;
 
   const services: Services = {
     store,
@@ -136,9 +151,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   if (config.auth.explicitlyOff) {
     logger.warn('AUTH=off: every caller may do everything in every tenant; never run like this where the API can be reached by others');
   }
+  metrics.setSources({ subscriptions: () => feed.subscriberCount, cancelTasks: () => services.cancels.activity() });
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestIdMiddleware());
   const httpServer = http.createServer(app);
   const schema = await buildFederatedSchema();
 
@@ -153,12 +170,15 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     maxPayloadBytes: 64 * 1024,
     connectionInitWaitTimeoutMs: 3_000,
     logger,
+    production: observability.production,
+    // Request ids, log lines and metrics per subscribe message (src/graphql/observability.ts).
+    wrap: (serverOptions) => observeGraphqlWs({ logger, metrics }, serverOptions),
   });
 
   const apollo = new ApolloServer<BaseContext & Context>({
     schema,
     introspection: true,
-    formatError: (formatted, error) => formatError(formatted, error, logger),
+    formatError: (formatted, error) => formatError(formatted, error, logger, { production: observability.production }),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Traces are for Apollo's hosted reporting, which a self-hosted subgraph does not use.
@@ -166,6 +186,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       // GraphQL over HTTP: request errors answered as application/json get 200 (see over-http.ts).
       jsonStatusPlugin(),
       auditPlugin(logger),
+      operationLogPlugin({ logger, metrics }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
     ],
   });
@@ -189,18 +210,25 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     }
   });
 
+  if (observability.metrics) app.get('/metrics', metricsHandler(metrics, observability.metricsToken));
+
   const raw = express.raw({ type: () => true, limit: '1mb' });
-  app.post(CALLBACK_PATHS.etc, raw, etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, logger }));
+  const observed = { logger, metrics };
+  app.post(CALLBACK_PATHS.etc, raw, observeCallback('ETC', observed, etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, logger })));
   app.post(
     CALLBACK_PATHS.esign,
     raw,
-    esignCallbackHandler({ recorder, rescissions: services.rescissions, credentials: config.esign && { appId: config.esign.appId, appSecret: config.esign.appSecret }, logger }),
+    observeCallback(
+      'ESIGN',
+      observed,
+      esignCallbackHandler({ recorder, rescissions: services.rescissions, credentials: config.esign && { appId: config.esign.appId, appSecret: config.esign.appSecret }, logger }),
+    ),
   );
   if (config.tencent) {
     const secrets = { callbackKey: config.tencent.callbackKey, callbackToken: config.tencent.callbackToken };
-    app.post(CALLBACK_PATHS.tencent, raw, tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger }));
+    app.post(CALLBACK_PATHS.tencent, raw, observeCallback('TENCENT_ESS', observed, tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger })));
   }
-  app.post(CALLBACK_PATHS.yuansfer, raw, yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger }));
+  app.post(CALLBACK_PATHS.yuansfer, raw, observeCallback('YUANSFER', observed, yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger })));
 
   app.use(
     '/graphql',
@@ -302,6 +330,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         // A purge in progress finishes (it needs the store) but never holds up draining the server.
         await housekeepingRun;
         await store.close();
+        metrics.close();
       })();
       return closing;
     },

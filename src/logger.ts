@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { logContextMixin } from './observability/request-id';
 
 export type { Logger };
 
@@ -43,6 +44,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       name: options.name ?? 'esign-subgraph',
       level: options.level ?? process.env.LOG_LEVEL ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // Every line logged while serving a request carries its id (src/observability/request-id.ts).
+      mixin: logContextMixin,
     },
     options.destination,
   );

@@ -1,3 +1,5 @@
+// First: tracing must patch http, express, graphql, pg and ioredis before anything loads them.
+import { shutdownTelemetry } from './telemetry';
 import 'reflect-metadata';
 import { startApp, type RunningApp } from './app';
 import { ConfigError } from './config';
@@ -75,11 +77,13 @@ async function main(): Promise<void> {
       process.exit(1);
     }, app.config.shutdownTimeoutMs);
     force.unref();
+    // Spans still batched are sent before the process exits (a no-op without tracing).
+    const flush = () => shutdownTelemetry().catch((error: unknown) => logger.warn({ err: error }, 'flushing traces failed'));
     app.close().then(
-      () => process.exit(0),
+      () => flush().then(() => process.exit(0)),
       (error) => {
         logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        void flush().then(() => process.exit(1));
       },
     );
   };

@@ -6,6 +6,7 @@ import type { Logger } from '../logger';
 import { esignTime } from '../providers/esign/client';
 import { esignStatus, rescissionReasonOf } from '../providers/esign/mapping';
 import { ESIGN_DEFAULT_TOLERANCE_MS, verifyEsignCallback, type EsignCallbackVerdict } from '../providers/esign/signing';
+import { markDuplicate } from './observe';
 
 /**
  * How old an X-Tsign-Open-TIMESTAMP may be. e签宝 retries a callback 16 times "over many hours" and keeps the
@@ -250,6 +251,7 @@ export function esignCallbackHandler(deps: EsignCallbackDeps): RequestHandler {
     }
     try {
       const result = await store(cb, raw.toString('utf8'), deps);
+      if (result.duplicate) markDuplicate(res);
       deps.logger.info({ provider: 'ESIGN', action: cb.action, flow: cb.signFlowId, ...result }, 'e签宝 callback stored');
       res.status(200).json({ code: '200', msg: 'success' });
     } catch (error) {

@@ -4,6 +4,7 @@ import type { FlowRecorder } from '../lifecycle/recorder';
 import type { Logger } from '../logger';
 import { parseChinaTime } from '../providers/etc/client';
 import { etcStatus } from '../providers/etc/mapping';
+import { markDuplicate } from './observe';
 
 /** Seed 001: the platform's sign-flow callback. */
 export interface EtcCallback {
@@ -99,6 +100,7 @@ export function etcCallbackHandler(deps: { recorder: FlowRecorder; secret?: stri
         // A retry repeats the same body; the same flow, status and time is the same callback.
         receipt: { dedupeKey: `${cb.sign_flow_id}|${cb.sign_flow_status}|${cb.sign_end_time}`, body: raw.toString('utf8') },
       });
+      if (result.duplicate) markDuplicate(res);
       deps.logger.info({ provider: 'ETC', flow: cb.sign_flow_id, status: cb.sign_flow_status, duplicate: result.duplicate, event: result.event?.id }, 'ETC callback stored');
       res.status(200).json({ response_code: '000' });
     } catch (error) {

@@ -7,6 +7,7 @@ import { TENCENT, tencentCallbackStatus, tencentStatus, type TencentFlowStatus }
 import { CallbackCryptoError, decryptCallback, verifyContentSignature } from '../providers/tencent/signing';
 import { checkCancelTaskResult, isRecord, type CancelFlowsTaskResult } from '../providers/tencent/wire';
 import type { Store } from '../store/types';
+import { markDuplicate } from './observe';
 
 /** A verified, decrypted and validated Tencent callback (docs/providers/tencent.md "Callbacks"). */
 export type TencentCallback =
@@ -147,6 +148,7 @@ export function tencentCallbackHandler(deps: {
             endedAt: isTerminal(status) ? cb.occurredAt : undefined,
             receipt: { dedupeKey: cb.msgId, body: cb.plaintext },
           });
+          if (result.duplicate) markDuplicate(res);
           deps.logger.info({ provider: TENCENT, flow: cb.flowId, status: cb.status, duplicate: result.duplicate, event: result.event?.id }, 'Tencent FlowStatusChange stored');
           break;
         }
@@ -155,17 +157,20 @@ export function tencentCallbackHandler(deps: {
             // Only the receipt is stored before answering; the result is read from DescribeCancelFlowsTask after.
             if (await deps.store.receipts.insert({ provider: TENCENT, dedupeKey: cb.msgId, body: cb.plaintext })) {
               void deps.cancels.readProviderTask(TENCENT, cb.taskId);
+            } else {
+              markDuplicate(res);
             }
             deps.logger.info({ provider: TENCENT, providerTask: cb.taskId }, 'Tencent CancelFlows notice stored; reading the task');
             break;
           }
           // The receipt is stored with the task's update; a result for a batch not (yet) recorded is parked with it.
           const result = await deps.cancels.applyTaskResult(TENCENT, cb.taskId, cb.result, 'CALLBACK', { dedupeKey: cb.msgId, body: cb.plaintext });
+          if (result.duplicate) markDuplicate(res);
           deps.logger.info({ provider: TENCENT, providerTask: cb.taskId, known: result.known, duplicate: result.duplicate, events: result.events }, 'Tencent CancelFlows stored');
           break;
         }
         case 'other':
-          await deps.store.receipts.insert({ provider: TENCENT, dedupeKey: cb.msgId, body: cb.plaintext });
+          if (!(await deps.store.receipts.insert({ provider: TENCENT, dedupeKey: cb.msgId, body: cb.plaintext }))) markDuplicate(res);
           deps.logger.info({ provider: TENCENT, msgType: cb.msgType }, 'Tencent callback of a type this API does not act on; acknowledged');
           break;
       }

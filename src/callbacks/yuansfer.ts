@@ -5,6 +5,7 @@ import type { Logger } from '../logger';
 import { ProviderError } from '../providers/errors';
 import { noticeKind, parseYuansferTime, YUANSFER } from '../providers/yuansfer/mapping';
 import { checkVerifySign } from '../providers/yuansfer/signing';
+import { markDuplicate } from './observe';
 
 /** The notice, or why it was refused: 401 when the signature fails (nothing else is read), 400 for a bad field. */
 export type ParsedIpn = { ok: true; notice: AutoDebitNotice } | { ok: false; status: 400 | 401; field: string; message: string };
@@ -99,7 +100,8 @@ export function yuansferCallbackHandler(deps: { service: AutoDebitService; token
       return;
     }
     try {
-      await deps.service.acceptNotice(parsed.notice);
+      const result = await deps.service.acceptNotice(parsed.notice);
+      if (result.duplicate) markDuplicate(res);
       res.status(200).set(TEXT).send('success');
     } catch (error) {
       const upstream = error instanceof ProviderError;

@@ -10,6 +10,8 @@ export interface FeedOptions {
   /** A subscriber that falls this far behind is switched to reading the log itself, so memory stays bounded. */
   maxBuffered?: number;
   logger?: Logger;
+  /** Sees each event once, as it is dispatched live (metrics: delivery lag); must not throw. */
+  onDispatch?: (event: StoredEvent) => void;
 }
 
 interface Listener {
@@ -43,6 +45,7 @@ export class EventFeed {
   private readonly batchSize: number;
   private readonly maxBuffered: number;
   private readonly logger: Logger;
+  private readonly onDispatch?: (event: StoredEvent) => void;
   private started = false;
   private closed = false;
 
@@ -55,6 +58,7 @@ export class EventFeed {
     this.batchSize = options.batchSize ?? 500;
     this.maxBuffered = options.maxBuffered ?? 10_000;
     this.logger = options.logger ?? silentLogger;
+    this.onDispatch = options.onDispatch;
   }
 
   async start(): Promise<void> {
@@ -102,6 +106,7 @@ export class EventFeed {
         // the whole batch, never halfway through it.
         for (const event of batch) {
           this.cursor = event.id;
+          this.onDispatch?.(event);
           for (const listener of this.listeners) if (matches(listener.filter, event)) listener.push(event);
         }
         if (batch.length < this.batchSize || this.closed) return;

@@ -1,6 +1,7 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ProviderError, type ProviderErrorKind } from '../providers/errors';
 import type { Logger } from '../logger';
+import { currentRequestId } from '../observability/request-id';
 
 /** `extensions.code` for each kind of provider failure; clients and gateways switch on these. */
 export const PROVIDER_ERROR_CODES: Record<ProviderErrorKind, string> = {
@@ -35,22 +36,52 @@ const KNOWN_CODES = new Set([
   ...Object.values(PROVIDER_ERROR_CODES),
 ]);
 
+/** What a provider failure answers in production: a stable text per code, never the provider's own words. */
+const PRODUCTION_MESSAGES: Record<string, (provider: string) => string> = {
+  PROVIDER_UNAVAILABLE: (p) => `${p} is unavailable`,
+  PROVIDER_TIMEOUT: (p) => `${p} did not answer in time`,
+  PROVIDER_UNAUTHENTICATED: (p) => `${p} did not accept this server's credentials`,
+  PROVIDER_FORBIDDEN: (p) => `${p} does not allow this operation for this account`,
+  PROVIDER_RATE_LIMITED: (p) => `${p} is throttling requests`,
+  PROVIDER_BAD_REQUEST: (p) => `${p} found the request malformed`,
+  PROVIDER_REJECTED: (p) => `${p} refused the request`,
+  PROVIDER_NOT_FOUND: (p) => `${p} does not know this record`,
+  PROVIDER_ERROR: (p) => `${p} failed to process the request`,
+  PROVIDER_BAD_RESPONSE: (p) => `${p} answered something this server cannot read`,
+  PROVIDER_NOT_CONFIGURED: (p) => `${p} is not configured on this server`,
+};
+
+/** Provider codes and request ids are identifiers; anything else (free text) is not passed on in production. */
+const IDENTIFIER = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export interface FormatErrorOptions {
+  /** NODE_ENV=production: provider errors answer {@link PRODUCTION_MESSAGES}, not the provider's message. */
+  production?: boolean;
+  /** The request the error belongs to; defaults to the one in scope (src/observability/request-id.ts). */
+  requestId?: string;
+}
+
 /**
  * The GraphQL boundary: provider failures become errors with `extensions.code` and the provider's own code, and
- * anything unexpected is masked (logged here, never sent) so no raw provider body, secret or stack leaks out.
+ * anything unexpected is masked (logged here, never sent) so no raw provider body, secret or stack leaks out. The
+ * masked message names the request id, which the log line about it carries too.
  */
-export function formatError(formatted: GraphQLFormattedError, error: unknown, logger?: Logger): GraphQLFormattedError {
+export function formatError(formatted: GraphQLFormattedError, error: unknown, logger?: Logger, options: FormatErrorOptions = {}): GraphQLFormattedError {
   const original = error instanceof GraphQLError ? error.originalError : error;
   if (original instanceof ProviderError) {
+    const code = PROVIDER_ERROR_CODES[original.kind];
+    const keep = (value: string | undefined) => (value !== undefined && (!options.production || IDENTIFIER.test(value)) ? value : undefined);
+    const providerCode = keep(original.code);
+    const providerRequestId = keep(original.requestId);
     return {
-      message: original.message,
+      message: options.production ? `${PRODUCTION_MESSAGES[code]?.(original.provider) ?? `${original.provider} failed`} (${code})` : original.message,
       locations: formatted.locations,
       path: formatted.path,
       extensions: {
-        code: PROVIDER_ERROR_CODES[original.kind],
+        code,
         provider: original.provider,
-        ...(original.code ? { providerCode: original.code } : {}),
-        ...(original.requestId ? { providerRequestId: original.requestId } : {}),
+        ...(providerCode ? { providerCode } : {}),
+        ...(providerRequestId ? { providerRequestId } : {}),
       },
     };
   }
@@ -61,6 +92,12 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
     const { stacktrace: _hidden, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
   }
-  logger?.error({ err: original, path: formatted.path }, 'unexpected error while resolving');
-  return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  const requestId = options.requestId ?? currentRequestId();
+  logger?.error({ err: original, path: formatted.path, ...(requestId ? { requestId } : {}) }, 'unexpected error while resolving');
+  return {
+    message: requestId ? `Internal server error (request id ${requestId})` : 'Internal server error',
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: { code: 'INTERNAL_SERVER_ERROR', ...(requestId ? { requestId } : {}) },
+  };
 }

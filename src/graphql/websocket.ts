@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { CloseCode, type ServerOptions } from 'graphql-ws';
+import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Authenticator } from '../auth/authenticator';
 import type { Caller } from '../auth/caller';
@@ -25,9 +25,13 @@ export interface WebSocketOptions {
   /** How long a socket may stay open without a `connection_init`. */
   connectionInitWaitTimeoutMs: number;
   logger: Logger;
-  /** Formats errors the way the HTTP path does (masking, suggestions). */
-  format?: (error: GraphQLError) => GraphQLError;
+  /** Production masking of errors, as on HTTP (src/graphql/errors.ts). */
+  production?: boolean;
+  /** Wraps the graphql-ws server options (request ids, logs and metrics: src/graphql/observability.ts). */
+  wrap?: (options: WsServerOptions) => WsServerOptions;
 }
+
+type WsServerOptions = ServerOptions<Record<string, unknown> | undefined, Extra & Partial<{ connection?: Connection }>>;
 
 /** Per-socket state: who opened it, and who runs each of its operations (a gateway may vary it per operation). */
 interface Connection {
@@ -59,13 +63,13 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
       originAllowed(origin, options.allowedOrigins()) ? callback(true) : callback(false, 403, 'Origin not allowed'),
   });
   const format = (error: GraphQLError): GraphQLError => {
-    if (options.format) return options.format(error);
-    const f = formatError(error.toJSON(), error, options.logger);
+    const f = formatError(error.toJSON(), error, options.logger, { production: options.production });
     return new GraphQLError(f.message, { path: f.path, extensions: f.extensions });
   };
 
+  const wrap = options.wrap ?? ((o) => o);
   const server = useServer<Record<string, unknown> | undefined, { connection?: Connection }>(
-    {
+    wrap({
       schema: options.schema,
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       onConnect: async (ctx) => {
@@ -143,7 +147,7 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
       },
       // Errors of the subscribe phase (validation, a refused subscription) go through the same formatter.
       onError: (_ctx, _id, _payload, errors) => errors.map(format),
-    },
+    }),
     wsServer,
   );
   return {

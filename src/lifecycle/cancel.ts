@@ -125,6 +125,8 @@ function ambiguous(error: ProviderError): boolean {
 }
 
 interface Running {
+  /** When the task was created: how long it has been running, for metrics. */
+  createdAt: Date;
   controller: AbortController;
   done: Promise<void>;
   wake: () => void;
@@ -171,6 +173,13 @@ export class CancelService {
     this.revokeConcurrency = options.revokeConcurrency ?? 4;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.maxIds = options.maxIds ?? 20_000;
+  }
+
+  /** Runs this process holds now and the creation time of the oldest (metrics: a run far past its deadline is stuck). */
+  activity(): { active: number; oldestCreatedAt: Date | null } {
+    let oldest: Date | null = null;
+    for (const run of this.running.values()) if (oldest === null || run.createdAt < oldest) oldest = run.createdAt;
+    return { active: this.running.size, oldestCreatedAt: oldest };
   }
 
   get(id: string): Promise<CancelTask | undefined> {
@@ -358,7 +367,7 @@ export class CancelService {
     if (this.closed || this.running.has(task.id)) return;
     const controller = new AbortController();
     let wake: () => void = () => undefined;
-    const running: Running = { controller, done: Promise.resolve(), wake: () => wake() };
+    const running: Running = { createdAt: task.createdAt, controller, done: Promise.resolve(), wake: () => wake() };
     running.done = this.run(task, resume, pending, controller.signal, (fn) => {
       wake = fn;
     })

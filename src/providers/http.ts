@@ -1,8 +1,10 @@
 import http from 'node:http';
 import https from 'node:https';
+import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import fetch, { type RequestInit } from 'node-fetch';
 import type { BaseUrl } from '../config';
 import { redactUrl, silentLogger, type Logger } from '../logger';
+import { tracer } from '../observability/tracing';
 import {
   ProviderConnectionError,
   ProviderError,
@@ -52,6 +54,11 @@ export interface CircuitBreaker {
   failure(error: ProviderError): void;
 }
 
+/** Sees every call once it ended (metrics); must not throw. */
+export interface ProviderCallObserver {
+  providerCall(observation: { provider: string; action: string; outcome: string; seconds: number }): void;
+}
+
 export interface PipelineOptions {
   provider: string;
   baseUrl: BaseUrl;
@@ -60,6 +67,7 @@ export interface PipelineOptions {
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
   breaker?: CircuitBreaker;
+  observer?: ProviderCallObserver;
   /** Injection points for tests. */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -96,11 +104,42 @@ export class HttpPipeline {
     return typeof base === 'function' ? base() : base;
   }
 
+  /**
+   * One call, retries included, as one span (`<provider> <operation>`, attributes provider, action, outcome and
+   * retries; an event per failed attempt) and one metrics observation.
+   */
   async call<T>(spec: CallSpec<T>): Promise<T> {
+    const started = performance.now();
+    return tracer().startActiveSpan(
+      `${this.provider} ${spec.operation}`,
+      { kind: SpanKind.CLIENT, attributes: { provider: this.provider, action: spec.operation } },
+      async (span) => {
+        let outcome = 'success';
+        let attempts = 0;
+        try {
+          return await this.attempts(spec, span, () => attempts++);
+        } catch (caught) {
+          const error = this.asProviderError(caught);
+          outcome = error.kind;
+          span.recordException(error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: error.kind });
+          span.setAttribute('error.type', error.kind);
+          throw error;
+        } finally {
+          span.setAttributes({ outcome, retries: Math.max(0, attempts - 1) });
+          span.end();
+          this.options.observer?.providerCall({ provider: this.provider, action: spec.operation, outcome, seconds: (performance.now() - started) / 1000 });
+        }
+      },
+    );
+  }
+
+  private async attempts<T>(spec: CallSpec<T>, span: Span, counted: () => void): Promise<T> {
     this.options.breaker?.before();
     const deadline = Date.now() + this.options.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
+        counted();
         const result = await this.attempt(spec, attempt, deadline);
         this.options.breaker?.success();
         return result;
@@ -113,6 +152,7 @@ export class HttpPipeline {
           { operation: spec.operation, attempt, kind: error.kind, code: error.code, retry, delayMs: retry ? delay : undefined },
           `${this.provider} ${spec.operation} failed: ${error.message}`,
         );
+        span.addEvent('attempt failed', { attempt, 'error.type': error.kind, retry, ...(retry ? { 'retry.delay_ms': delay } : {}) });
         if (!retry) {
           // Refusals about the request itself say nothing about the provider's health.
           if (['connection', 'timeout', 'server', 'rate_limit', 'response'].includes(error.kind)) {

@@ -3,7 +3,7 @@ import type { SignFlowStatus, UserError } from '../../domain/model';
 import type { RescissionProvider, RescissionRequest } from '../../domain/rescission';
 import { silentLogger, type Logger } from '../../logger';
 import { ProviderNotFoundError, ProviderRateLimitError, ProviderResponseError, ProviderServerError } from '../errors';
-import { HttpPipeline, parseJsonBody, type CircuitBreaker, type OutgoingRequest, type ProviderResponse } from '../http';
+import { HttpPipeline, parseJsonBody, type CircuitBreaker, type ProviderCallObserver, type OutgoingRequest, type ProviderResponse } from '../http';
 import type { ProviderFlowSnapshot, RevokeRequest, SignFlowProvider } from '../types';
 import { ESIGN, ESIGN_REVOKED, esignError, esignFlowStatus, rescissionBody } from './mapping';
 import { canonicalPathAndQuery, esignRequestHeaders } from './signing';
@@ -106,7 +106,7 @@ export class EsignClient implements SignFlowProvider, RescissionProvider {
 
   constructor(
     private readonly config: EsignConfig,
-    options: { logger?: Logger; breaker?: CircuitBreaker } = {},
+    options: { logger?: Logger; breaker?: CircuitBreaker; observer?: ProviderCallObserver } = {},
   ) {
     this.pipeline = new HttpPipeline({
       provider: ESIGN,
@@ -115,6 +115,7 @@ export class EsignClient implements SignFlowProvider, RescissionProvider {
       retry: { maxRetries: config.maxRetries },
       logger: options.logger ?? silentLogger,
       breaker: options.breaker,
+      observer: options.observer,
     });
   }
 

@@ -2,7 +2,7 @@ import type { EtcConfig } from '../../config';
 import type { SignFlowStatus, UserError } from '../../domain/model';
 import { silentLogger, type Logger } from '../../logger';
 import { ProviderBusinessError, ProviderNotFoundError, ProviderResponseError } from '../errors';
-import { HttpPipeline, parseJsonBody, type CircuitBreaker, type ProviderResponse } from '../http';
+import { HttpPipeline, parseJsonBody, type CircuitBreaker, type ProviderCallObserver, type ProviderResponse } from '../http';
 import type { ProviderFlowSnapshot, RevokeRequest, SignFlowProvider } from '../types';
 import { ETC, ETC_REVOKED, etcError, etcStatus } from './mapping';
 import { etcNonce, etcSign, etcStringToSign } from './signing';
@@ -68,7 +68,7 @@ export class EtcClient implements SignFlowProvider {
 
   constructor(
     private readonly config: EtcConfig,
-    options: { logger?: Logger; breaker?: CircuitBreaker } = {},
+    options: { logger?: Logger; breaker?: CircuitBreaker; observer?: ProviderCallObserver } = {},
   ) {
     this.pipeline = new HttpPipeline({
       provider: ETC,
@@ -77,6 +77,7 @@ export class EtcClient implements SignFlowProvider {
       retry: { maxRetries: config.maxRetries },
       logger: options.logger ?? silentLogger,
       breaker: options.breaker,
+      observer: options.observer,
     });
   }
 

@@ -2,7 +2,7 @@ import type { TencentConfig } from '../../config';
 import { UserErrorCode, type SignFlowStatus, type UserError } from '../../domain/model';
 import { silentLogger, type Logger } from '../../logger';
 import { ProviderResponseError, ProviderServerError } from '../errors';
-import { HttpPipeline, parseJsonBody, type CircuitBreaker, type ProviderResponse } from '../http';
+import { HttpPipeline, parseJsonBody, type CircuitBreaker, type ProviderCallObserver, type ProviderResponse } from '../http';
 import { InMemoryRateLimiter, type RateLimiter } from '../rate-limit';
 import type { ProviderFlowSnapshot, RevokeRequest, SignFlowProvider } from '../types';
 import { TENCENT, TENCENT_CANCELLED, isTencentFlowStatus, tencentError, tencentStatus } from './mapping';
@@ -83,7 +83,7 @@ export class TencentClient implements SignFlowProvider {
 
   constructor(
     private readonly config: TencentConfig,
-    options: { logger?: Logger; breaker?: CircuitBreaker; limiter?: RateLimiter; now?: () => number } = {},
+    options: { logger?: Logger; breaker?: CircuitBreaker; observer?: ProviderCallObserver; limiter?: RateLimiter; now?: () => number } = {},
   ) {
     this.pipeline = new HttpPipeline({
       provider: TENCENT,
@@ -92,6 +92,7 @@ export class TencentClient implements SignFlowProvider {
       retry: { maxRetries: config.maxRetries },
       logger: options.logger ?? silentLogger,
       breaker: options.breaker,
+      observer: options.observer,
     });
     this.ownsLimiter = options.limiter === undefined;
     this.limiter = options.limiter ?? new InMemoryRateLimiter({ ratePerSecond: config.ratePerSecond, burst: 1 });

@@ -2,7 +2,7 @@ import type { YuansferConfig } from '../../config';
 import { AUTO_DEBIT_NO } from '../../domain/autodebit';
 import { silentLogger, type Logger } from '../../logger';
 import { ProviderRateLimitError, ProviderResponseError, ProviderServerError } from '../errors';
-import { HttpPipeline, type CircuitBreaker, type ProviderResponse } from '../http';
+import { HttpPipeline, type CircuitBreaker, type ProviderCallObserver, type ProviderResponse } from '../http';
 import { RET_CODES, YUANSFER, yuansferError, type YuansferOsType, type YuansferTerminal } from './mapping';
 import { verifySign, type YuansferParamValue } from './signing';
 
@@ -119,7 +119,7 @@ export class YuansferClient {
 
   constructor(
     private readonly config: YuansferConfig,
-    options: { logger?: Logger; breaker?: CircuitBreaker } = {},
+    options: { logger?: Logger; breaker?: CircuitBreaker; observer?: ProviderCallObserver } = {},
   ) {
     this.pipeline = new HttpPipeline({
       provider: YUANSFER,
@@ -128,6 +128,7 @@ export class YuansferClient {
       retry: { maxRetries: config.maxRetries },
       logger: options.logger ?? silentLogger,
       breaker: options.breaker,
+      observer: options.observer,
     });
   }
 
