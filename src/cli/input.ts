@@ -110,12 +110,12 @@ function lineEntries(text: string): IdEntry[] {
 }
 
 function csvEntries(text: string, delimiter: string): IdEntry[] {
-  let rows: Array<{ record: Record<string, string>; info: { lines: number }; raw: string }>;
+  let rows: Array<{ record: string[]; info: { lines: number } }>;
   try {
-    rows = parse(text, {
+    // One line-break form, so csv-parse's line count is the editor's (it miscounts CRLF inside quoted cells).
+    rows = parse(text.replace(/\r\n?/g, '\n'), {
       bom: true,
       delimiter,
-      columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
       comment: '#',
       // `#` starts a comment only at the start of a line: a reason cell may well contain one.
       comment_no_infix: true,
@@ -124,16 +124,18 @@ function csvEntries(text: string, delimiter: string): IdEntry[] {
       skip_records_with_empty_values: true,
       relax_column_count: true,
       info: true,
-      raw: true,
-    }) as typeof rows;
+    }) as unknown as typeof rows;
   } catch (error) {
     const e = error as Error & { lines?: number };
     throw new InputError(`not a readable CSV${e.lines ? ` (line ${e.lines})` : ''}: ${e.message}`);
   }
-  return rows.map(({ record, info, raw }) => {
+  const [header, ...records] = rows;
+  const column = header ? header.record.findIndex((cell) => cell.trim().toLowerCase() === 'id') : -1;
+  if (column < 0) throw new InputError('the CSV header has no "id" column');
+  return records.map(({ record, info }) => {
     // csv-parse counts the line a record ends on; a quoted cell may span lines, and the operator looks for its first.
-    const line = info.lines - (raw.replace(/(\r\n|\n|\r)$/, '').match(/\r\n|\n|\r/g)?.length ?? 0);
-    const id = (record.id ?? '').trim();
+    const line = info.lines - record.reduce((n, cell) => n + (cell.match(/\n/g)?.length ?? 0), 0);
+    const id = (record[column] ?? '').trim();
     if (id === '') throw new InputError(`line ${line}: the id column is empty`);
     return { id, line };
   });
