@@ -47,6 +47,8 @@ export function eventsCommand(api: ApiClient, options: EventsOptions, io: Io): P
       retryAttempts: 0,
       on: {
         connected: () => {
+          // Said once the API accepted the socket, so "listening" means it (the subscription follows at once).
+          if (!everConnected) io.stderr.write(`listening for signFlowEvents at ${api.endpoint.wsUrl}${last !== undefined ? ` after event ${last}` : ''} (Ctrl-C to stop)\n`);
           if (outage) io.stderr.write(`reconnected; resuming after event ${last ?? '(none yet)'}\n`);
           everConnected = true;
           outage = false;
@@ -115,7 +117,6 @@ export function eventsCommand(api: ApiClient, options: EventsOptions, io: Io): P
 
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    io.stderr.write(`listening for signFlowEvents at ${api.endpoint.wsUrl}${last !== undefined ? ` after event ${last}` : ''} (Ctrl-C to stop)\n`);
     subscribe();
   });
 }
