@@ -3,7 +3,7 @@
  * Exit codes: 0 done, 1 error (bad arguments, API unreachable, refused), 2 partial (some flows not cancelled).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { SIGN_PROVIDERS, type SignProvider } from '../domain/model';
+import { parseFlowId, SIGN_PROVIDERS, type SignProvider } from '../domain/model';
 import { ApiClient, CliError, endpointFrom } from './client';
 import { CANCEL_MESSAGE_FORMATS, cancelCommand, DEFAULT_BATCH_SIZE, type CancelOptions } from './commands/cancel';
 import { eventsCommand } from './commands/events';
@@ -25,9 +25,12 @@ function positiveInteger(name: string) {
   };
 }
 
-/** `--ids a,b --ids c` → [a, b, c]. */
-function collectIds(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter((s) => s !== '')];
+/** `--ids a,b --ids c` → [a, b, c]; a malformed id would silently match nothing, so it is refused. */
+export function collectIds(value: string, previous: string[] | undefined): string[] {
+  const ids = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = ids.find((id) => !parseFlowId(id));
+  if (bad !== undefined) throw new InvalidArgumentError(`${JSON.stringify(bad.slice(0, 80))} is not <SignProvider>:<provider flow id>.`);
+  return [...(previous ?? []), ...ids];
 }
 
 /** The program; actions report their exit code through `setExit` (commander's own errors throw, see `main`). */

@@ -1,6 +1,7 @@
 import { describeUserErrors, requestKey, serverCap } from '../../src/cli/commands/cancel';
 import { checkAfter, formatEvent, reconnectDelayMs } from '../../src/cli/commands/events';
 import { formatFlow } from '../../src/cli/commands/flow';
+import { collectIds } from '../../src/cli/main';
 
 describe('cancel helpers', () => {
   it('reads the server cap from its refusal of too many ids, and nothing else', () => {
@@ -50,6 +51,12 @@ describe('events helpers', () => {
     const event = { id: '42', status: 'REVOKED', providerStatus: 'CANCEL', source: 'MUTATION', occurredAt: null, receivedAt: '2026-11-02T03:04:05.000Z', flow: { id: 'TENCENT_ESS:yDw1' } };
     expect(formatEvent(event)).toBe('42  2026-11-02T03:04:05.000Z  TENCENT_ESS:yDw1  REVOKED (CANCEL)  MUTATION');
     expect(formatEvent({ ...event, providerStatus: null })).toBe('42  2026-11-02T03:04:05.000Z  TENCENT_ESS:yDw1  REVOKED  MUTATION');
+  });
+
+  it('collects --ids from commas and repeats, refusing a malformed id', () => {
+    expect(collectIds('ETC:a, TENCENT_ESS:b,', undefined)).toEqual(['ETC:a', 'TENCENT_ESS:b']);
+    expect(collectIds('ESIGN:c', ['ETC:a'])).toEqual(['ETC:a', 'ESIGN:c']);
+    expect(() => collectIds('ETC:a,nope', undefined)).toThrow('"nope" is not <SignProvider>:<provider flow id>.');
   });
 
   it('backs off from a quarter second to ten seconds', () => {
