@@ -19,7 +19,9 @@ import { createContext, type Context, type Services } from './graphql/context';
 import { formatError } from './graphql/errors';
 import { observeGraphqlWs, operationLogPlugin } from './graphql/observability';
 import { ownOrigins } from './graphql/origins';
+import { limitRules, parseOptions } from './graphql/limits';
 import { jsonStatusPlugin } from './graphql/over-http';
+import { createOperationRateLimiter } from './graphql/rate-limit';
 import { buildFederatedSchema } from './graphql/schema';
 import { attachWebSocket } from './graphql/websocket';
 import { AutoDebitRecorder, AutoDebitService } from './lifecycle/autodebit';
@@ -159,6 +161,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const httpServer = http.createServer(app);
   const schema = await buildFederatedSchema();
 
+  // RATE_LIMIT_PER_MINUTE: one count per caller for HTTP and WebSocket operations, in Redis when REDIS_URL is set.
+  const rateLimiter = createOperationRateLimiter({ perMinute: config.limits.rateLimitPerMinute, redisUrl: config.redisUrl, logger });
   const allowedOrigins = () => [...ownOrigins(listeningPort, config.publicUrl), ...config.auth.corsOrigins];
   const wsCleanup = attachWebSocket(httpServer, {
     path: '/graphql',
@@ -167,6 +171,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     authenticator,
     allowedOrigins,
     maxSubscriptions: config.wsMaxSubscriptions,
+    limits: config.limits,
+    rateLimiter,
     maxPayloadBytes: 64 * 1024,
     connectionInitWaitTimeoutMs: 3_000,
     logger,
@@ -178,6 +184,9 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const apollo = new ApolloServer<BaseContext & Context>({
     schema,
     introspection: true,
+    // Depth, aliases, tokens and cost: an operation over a limit is refused before any resolver runs (docs/security.md).
+    validationRules: limitRules(config.limits),
+    parseOptions: parseOptions(config.limits),
     formatError: (formatted, error) => formatError(formatted, error, logger, { production: observability.production }),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
@@ -235,7 +244,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
       // The caller is verified once here, at the edge; resolvers only ever see ctx.caller.
-      context: async ({ req }) => createContext(services, await authenticator.authenticate(httpCredentials(req))),
+      context: async ({ req }) => {
+        const caller = await authenticator.authenticate(httpCredentials(req));
+        await rateLimiter.consume(caller);
+        return createContext(services, caller);
+      },
     }),
   );
 
@@ -322,6 +335,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         // Background cancel runs stop after the chunk in flight (stored) and release their tasks for resumption.
         await services.cancels.close();
         await limiter?.close();
+        await rateLimiter.close();
         await sandbox?.close();
         await feed.close();
         providers.close();

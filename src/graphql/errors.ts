@@ -33,6 +33,9 @@ const KNOWN_CODES = new Set([
   'FORBIDDEN',
   'SERVICE_UNAVAILABLE',
   'TOO_MANY_SUBSCRIPTIONS',
+  // Cost limits and rate limits (src/graphql/limits.ts, src/graphql/rate-limit.ts): the message names the limit.
+  'OPERATION_TOO_COSTLY',
+  'RATE_LIMITED',
   ...Object.values(PROVIDER_ERROR_CODES),
 ]);
 
