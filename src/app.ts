@@ -144,6 +144,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, { ...options.cancel, logger }),
     logger,
     partyClaims: config.auth.partyClaims,
+    limits: config.limits,
     defaultParties: {
       tencentAgent: config.tencent && { proxyOrganizationOpenId: config.tencent.proxyOrganizationOpenId, proxyOperatorOpenId: config.tencent.proxyOperatorOpenId },
       yuansfer: config.yuansfer && { merchantNo: config.yuansfer.merchantNo, storeNo: config.yuansfer.storeNo },
