@@ -141,7 +141,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       defaultNotifyUrl: () => `${config.publicUrl ?? localBase()}${CALLBACK_PATHS.esign}`,
       logger,
     }),
-    cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, { ...options.cancel, logger }),
+    cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, {
+      tasksPerCaller: config.limits.cancelTasksPerCaller,
+      ...options.cancel,
+      logger,
+    }),
     logger,
     partyClaims: config.auth.partyClaims,
     limits: config.limits,

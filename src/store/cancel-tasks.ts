@@ -105,6 +105,8 @@ export interface CancelTaskRepository {
   /** Takes or renews the run lease; false when another process holds an unexpired one. */
   claim(taskId: string, leaseMs: number, holder?: 'renew'): Promise<boolean>;
   listProcessing(limit: number): Promise<CancelTask[]>;
+  /** Tasks still PROCESSING that `starter` (its tenant and `sub`) started, counted up to `limit`. */
+  countProcessingOf(starter: { tenant: string | null; actor: string | null }, limit: number): Promise<number>;
   /** Keeps a provider task's result that arrived before any item was assigned to that task (`result` is JSON text). */
   parkEarlyResult(r: { provider: SignProvider; providerTaskId: string; source: string; result: string }): Promise<void>;
   /** Parked results of one provider task, oldest first. */
@@ -458,6 +460,18 @@ export class SqlCancelTasks implements CancelTaskRepository {
     if (holder !== 'renew') update = update.where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', iso(now))]));
     const result = await update.executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
+  }
+
+  async countProcessingOf(starter: { tenant: string | null; actor: string | null }, limit: number): Promise<number> {
+    let query = this.db.selectFrom('cancel_tasks').select('request').where('state', '=', 'PROCESSING');
+    query = starter.tenant === null ? query.where('tenant', 'is', null) : query.where('tenant', '=', starter.tenant);
+    // The starter's `sub` is inside the request JSON; unfinished tasks are few, so they are matched here.
+    let count = 0;
+    for (const row of await query.execute()) {
+      const request = JSON.parse(row.request) as CancelRequest;
+      if ((request.actor ?? null) === starter.actor && ++count >= limit) break;
+    }
+    return count;
   }
 
   async listProcessing(limit: number): Promise<CancelTask[]> {
