@@ -85,7 +85,7 @@ export interface CancelTaskRepository {
   /** On PostgreSQL, holds the task row until the transaction ends, so concurrent updaters take turns. */
   lock(id: string): Promise<void>;
   /** In input order. */
-  items(taskId: string, q?: { pendingOnly?: boolean; provider?: SignProvider }): Promise<CancelItem[]>;
+  items(taskId: string, q?: { pendingOnly?: boolean; provider?: SignProvider; offset?: number; limit?: number }): Promise<CancelItem[]>;
   /** Every item of each task, in input order, in one query; tasks without items (or unknown) are absent. */
   itemsOfTasks(taskIds: readonly string[]): Promise<Map<string, CancelItem[]>>;
   /** Items carried by a provider's batch task, across our tasks (normally one). */
@@ -302,10 +302,13 @@ export class SqlCancelTasks implements CancelTaskRepository {
     }
   }
 
-  async items(taskId: string, q: { pendingOnly?: boolean; provider?: SignProvider } = {}): Promise<CancelItem[]> {
+  async items(taskId: string, q: { pendingOnly?: boolean; provider?: SignProvider; offset?: number; limit?: number } = {}): Promise<CancelItem[]> {
     let query = this.db.selectFrom('cancel_items').selectAll().where('task_id', '=', taskId);
     if (q.pendingOnly) query = query.where('settled', '=', 0);
     if (q.provider) query = query.where('provider', '=', q.provider);
+    // Positions are 0…total-1: a page is a range of them (the primary key), not a scan with OFFSET.
+    if (q.offset !== undefined) query = query.where('position', '>=', q.offset);
+    if (q.limit !== undefined) query = query.where('position', '<', (q.offset ?? 0) + q.limit);
     const rows = await query.orderBy('position').execute();
     return rows.map(toItem);
   }

@@ -144,7 +144,10 @@ export class CancelTaskResolver {
     }
     // Batched across every task in the operation (a list of tasks, or `_entities`): one items query, and the flows
     // from the store only — a task may name thousands of flows, which are never read through from here.
-    const items = (await ctx.loaders.cancelItems.load(task.id)).slice(skip, first === null || first === undefined ? undefined : skip + first);
+    const items =
+      first === null || first === undefined
+        ? (await ctx.loaders.cancelItems.load(task.id)).slice(skip)
+        : await ctx.services.store.cancelTasks.items(task.id, { offset: skip, limit: first });
     const flows = await ctx.loaders.storedFlows.loadMany(items.map((item) => item.flowId));
     return items.map((item, i) => {
       const flow = flows[i];
