@@ -28,6 +28,19 @@ export function jsonStatusPlugin<TContext extends BaseContext>(): ApolloServerPl
   };
 }
 
+/** `Cache-Control: no-store` on every GraphQL answer: answers are per caller and never to be kept by a cache. */
+export function noStorePlugin<TContext extends BaseContext>(): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          response.http.headers.set('cache-control', 'no-store');
+        },
+      };
+    },
+  };
+}
+
 /**
  * Errors of a well-formed request that GraphQL itself rejects: the document does not parse or validate, the
  * operation name names no operation, the variables do not coerce. A request without a usable `query` is not
