@@ -118,6 +118,14 @@ describe('operation limits (defaults)', () => {
     expect(await etcRequests(app)).toBe(before);
   });
 
+  it('keeps Cache-Control: no-store on answers with the cache-control plugin off', async () => {
+    const post = await fetch(app.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+    expect(post.headers.get('cache-control')).toBe('no-store');
+    const get = await fetch(`${app.graphqlUrl}?query=${encodeURIComponent('{ __typename }')}`, { headers: { 'apollo-require-preflight': '1' } });
+    expect(get.status).toBe(200);
+    expect(get.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('lets the standard introspection query through (15 levels deep, but exempt from depth and cost)', async () => {
     const res = await app.gql<{ __schema: { types: unknown[] } }>(getIntrospectionQuery({ descriptions: true, directiveIsRepeatable: true, inputValueDeprecation: true }));
     expect(res.errors).toBeUndefined();
