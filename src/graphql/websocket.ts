@@ -60,7 +60,9 @@ const MAX_TIMER_MS = 2_147_483_647;
  *   closes the socket with 4401, and a token that expires while connected closes it (4401) at expiry;
  * - behind Hive Gateway, an operation may carry its own HMAC-signed identity in `extensions.jwt`;
  * - at most `maxSubscriptions` operations per socket, messages of at most `maxPayloadBytes`, `connection_init`
- *   within `connectionInitWaitTimeoutMs`.
+ *   within `connectionInitWaitTimeoutMs`;
+ * - every subscribe message counts against the caller's rate limit and is parsed and validated here with the same
+ *   token, depth, alias and cost limits as HTTP (src/graphql/limits.ts), before graphql-ws executes anything.
  */
 export function attachWebSocket(httpServer: http.Server, options: WebSocketOptions): { dispose(): Promise<void> } {
   const wsServer = new WebSocketServer({
