@@ -100,6 +100,27 @@ describe.each(storeFactories().map((f) => [f.name, f] as const))('cancel tasks s
     expect(await store.cancelTasks.itemsByProviderTask('ETC', 'yDtask')).toEqual([]);
   });
 
+  it('counts the PROCESSING tasks of one starter (tenant and sub), up to a limit, and reads a range of items', async () => {
+    const start = (id: string, tenant: string | null, actor: string | null) =>
+      store.transaction((tx) => tx.cancelTasks.create({ id, request: { ...REQUEST, actor }, deadlineAt: new Date(Date.now() + 60_000), tenant }, [item(1), item(2), item(3)]));
+    await start('a1', 't1', 'alice');
+    await start('a2', 't1', 'alice');
+    await start('a3', 't1', 'alice');
+    await start('b1', 't1', 'bob');
+    await start('a4', 't2', 'alice');
+    await start('n1', null, null);
+    await store.cancelTasks.refresh('a3', 'TIMEOUT');
+    expect(await store.cancelTasks.countProcessingOf({ tenant: 't1', actor: 'alice' }, 10)).toBe(2);
+    expect(await store.cancelTasks.countProcessingOf({ tenant: 't1', actor: 'alice' }, 1)).toBe(1);
+    expect(await store.cancelTasks.countProcessingOf({ tenant: 't2', actor: 'alice' }, 10)).toBe(1);
+    expect(await store.cancelTasks.countProcessingOf({ tenant: null, actor: null }, 10)).toBe(1);
+    expect(await store.cancelTasks.countProcessingOf({ tenant: 't1', actor: 'carol' }, 10)).toBe(0);
+    expect((await store.cancelTasks.items('a1', { offset: 1, limit: 5 })).map((i) => [i.position, i.flowId])).toEqual([
+      [1, 'TENCENT_ESS:f2'],
+      [2, 'TENCENT_ESS:f3'],
+    ]);
+  });
+
   it('hands the run lease to one process at a time and lists unfinished tasks', async () => {
     await create('t5', [item(1)], { leaseUntil: new Date(Date.now() + 60_000) });
     await create('t6', [item(1)], { leaseUntil: null });
