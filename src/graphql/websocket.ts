@@ -179,6 +179,15 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
     }),
     wsServer,
   );
+  // graphql-ws prints every socket error with console.error. A client's oversized or malformed frame is its own
+  // doing (ws has already closed the socket, 1009 or 1002): log it at info through the app's logger instead.
+  wsServer.on('connection', (socket: WebSocket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (error: Error) => {
+      options.logger.info({ err: error.message }, 'WebSocket closed after a client protocol error');
+      if (socket.readyState === socket.OPEN) socket.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+  });
   return {
     async dispose() {
       await server.dispose();
