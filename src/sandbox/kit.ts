@@ -1195,5 +1195,14 @@ export function createSandboxRouter(
   for (const emulator of Object.values(emulators)) {
     if (emulator) router.use(`/${emulator.name}`, emulator.router);
   }
+  // Anything unexpected (a store that fails during a reset) answers JSON, never the host's HTML error page.
+  router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    kit.logger.error({ err: error }, 'sandbox request failed');
+    res.status(500).json({ error: `sandbox: ${error instanceof Error ? error.message : 'internal error'}` });
+  });
   return router;
 }
