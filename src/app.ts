@@ -39,6 +39,8 @@ import { InMemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './provi
 import { ProviderRegistry } from './providers/registry';
 import { TencentClient } from './providers/tencent/client';
 import { YuansferClient } from './providers/yuansfer/client';
+import { RedisLease, StoreLease } from './reconcile/lease';
+import { Reconciler, type ReconcilerOptions } from './reconcile/reconciler';
 import { createSandbox, type Sandbox, type SandboxOptions } from './sandbox';
 import { openStore, type SqlStore, type StoreOptions } from './store';
 
@@ -55,6 +57,8 @@ export interface StartOptions {
   onStoreQuery?: StoreOptions['onQuery'];
   /** Batch-cancel tuning (poll interval, deadline, concurrency); tests shorten them. */
   cancel?: Omit<CancelServiceOptions, 'logger'>;
+  /** Reconciliation tuning beyond the environment (backoff, per-run limit); tests shorten them. */
+  reconcile?: Pick<ReconcilerOptions, 'backoff' | 'perRunLimit'>;
 }
 
 export interface RunningApp {
@@ -66,6 +70,8 @@ export interface RunningApp {
   wsUrl: string;
   services: Services;
   sandbox?: Sandbox;
+  /** Reads stale open records again from their provider (docs/operations.md, "Reconciliation"). */
+  reconciler: Reconciler;
   /** Graceful: stop accepting, finish in-flight work, close subscriptions, release resources. */
   close(): Promise<void>;
 }
@@ -275,6 +281,21 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   });
   // Resumes cancel tasks a stopped process left running (the sandbox, when on, is reachable from here on).
   services.cancels.start();
+  const reconcileLimiter = config.redisUrl
+    ? new RedisRateLimiter(config.redisUrl, { ratePerSecond: config.reconcile.readsPerSecond, burst: 1 }, 'esign:ratelimit:', logger)
+    : new InMemoryRateLimiter({ ratePerSecond: config.reconcile.readsPerSecond, burst: 1 });
+  const reconciler = new Reconciler(
+    {
+      store,
+      providers,
+      recorder,
+      rescissions: esign ? services.rescissions : undefined,
+      lease: config.redisUrl ? new RedisLease(config.redisUrl, 'esign:lease:reconcile', undefined, logger) : new StoreLease(store.leases, 'reconcile'),
+      limiter: reconcileLimiter,
+    },
+    { ...config.reconcile, ...options.reconcile, logger: logger.child({ component: 'reconcile' }), observer: metrics },
+  );
+  reconciler.start();
 
   logger.info({ url: localBase(), publicUrl: redactUrl(publicUrl), sandbox: config.sandbox, store: store.dialect, pubsub: config.redisUrl ? 'redis' : 'in-process' }, 'listening');
 
@@ -287,7 +308,13 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       ['expired idempotency keys', () => store.operations.purgeExpired()],
       ['old callback receipts', () => store.receipts.purgeOlderThan(new Date(now - config.receiptRetentionDays * 86_400_000))],
       ['unclaimed provider task results', () => store.cancelTasks.purgeEarlyResults(new Date(now - 86_400_000))],
+      // Reconciliation bookkeeping of records no longer read (settled) for a week.
+      ['idle reconciliation state', () => store.reconcile.purgeIdle(new Date(now - 7 * 86_400_000))],
     ];
+    if (config.eventRetentionDays !== undefined) {
+      const days = config.eventRetentionDays;
+      jobs.push(['old events', () => store.events.purgeOlderThan(new Date(now - days * 86_400_000))]);
+    }
     for (const [what, job] of jobs) {
       try {
         const deleted = await job();
@@ -312,6 +339,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     wsUrl: `ws://127.0.0.1:${listeningPort}/graphql`,
     services,
     sandbox,
+    reconciler,
     close() {
       closing ??= (async () => {
         draining = true;
@@ -321,6 +349,9 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         await apollo.stop();
         // Background cancel runs stop after the chunk in flight (stored) and release their tasks for resumption.
         await services.cancels.close();
+        // A reconciliation batch in flight finishes; the lease is released so another replica takes over at once.
+        await reconciler.close();
+        await reconcileLimiter.close();
         await limiter?.close();
         await sandbox?.close();
         await feed.close();

@@ -105,6 +105,10 @@ export interface Config {
   receiptRetentionDays: number;
   /** Operations one WebSocket may hold at once. */
   wsMaxSubscriptions: number;
+  /** Events older than this many days are deleted; undefined keeps the log forever. */
+  eventRetentionDays?: number;
+  /** Reading open records again from their provider (src/reconcile): tick interval (0: off), staleness, read budget. */
+  reconcile: { intervalMs: number; afterMs: number; readsPerSecond: number };
   /** Who may call the API and as whom (docs/security.md). */
   auth: AuthConfig;
   /** Undefined: the provider is not configured; its operations answer PROVIDER_NOT_CONFIGURED. */
@@ -283,6 +287,12 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
     // Receipts dedupe provider retries, the longest of which come up to 48 h late (e签宝): 3 days at least.
     receiptRetentionDays: int(env, 'RECEIPT_RETENTION_DAYS', 30, 3),
     wsMaxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
+    eventRetentionDays: read(env, 'EVENT_RETENTION_DAYS') === undefined ? undefined : int(env, 'EVENT_RETENTION_DAYS', 0, 1),
+    reconcile: {
+      intervalMs: int(env, 'RECONCILE_INTERVAL_MS', 300_000, 0),
+      afterMs: int(env, 'RECONCILE_AFTER_MS', 900_000, 0),
+      readsPerSecond: int(env, 'RECONCILE_READS_PER_SECOND', 10, 1, 1000),
+    },
   };
 
   const etcSet = ETC_VARIABLES.filter((v) => read(env, v) !== undefined);

@@ -33,6 +33,8 @@ const KNOWN_CODES = new Set([
   'FORBIDDEN',
   'SERVICE_UNAVAILABLE',
   'TOO_MANY_SUBSCRIPTIONS',
+  // A resume cursor below what event retention kept (src/graphql/cursor.ts).
+  'CURSOR_EXPIRED',
   ...Object.values(PROVIDER_ERROR_CODES),
 ]);
 

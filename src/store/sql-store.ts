@@ -4,6 +4,7 @@ import { chunk } from '../util/arrays';
 import { SqlAutoDebits, type AutoDebitRepository } from './auto-debits';
 import { SqlCancelTasks, type CancelTaskRepository } from './cancel-tasks';
 import { CodeMigrations } from './migrations';
+import { readMeta, SqlLeases, SqlReconcile, writeMeta, type LeaseRepository, type ReconcileRepository } from './reconcile';
 import { SqlRescissions, type RescissionRepository } from './rescissions';
 import type { Database, EventsTable, FlowsTable } from './schema';
 import type {
@@ -29,7 +30,7 @@ const date = (s: string | null) => (s === null ? null : new Date(s));
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 const parseJson = (s: string | null) => (s === null ? null : (JSON.parse(s) as Record<string, unknown>));
 
-function toFlow(row: Selectable<FlowsTable>): Flow {
+export function toFlow(row: Selectable<FlowsTable>): Flow {
   return {
     seq: Number(row.seq),
     id: row.id,
@@ -238,7 +239,28 @@ class SqlEvents implements EventRepository {
     const row = await this.db.selectFrom('events').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst();
     return Number(row?.max ?? 0);
   }
+
+  async purgeOlderThan(before: Date): Promise<number> {
+    // Up to the newest event received before the cutoff, by id: the log stays contiguous, so "below the watermark"
+    // is exactly "pruned" for every cursor.
+    const newest = await this.db.selectFrom('events').select((eb) => eb.fn.max('id').as('max')).where('received_at', '<', iso(before)).executeTakeFirst();
+    const through = Number(newest?.max ?? 0);
+    if (through <= (await this.prunedThrough())) return 0;
+    const run = async (db: Db) => {
+      await writeMeta(db, EVENTS_PRUNED_THROUGH, String(through));
+      const result = await db.deleteFrom('events').where('id', '<=', through).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    };
+    return this.db.isTransaction ? run(this.db) : (this.db as Kysely<Database>).transaction().execute(run);
+  }
+
+  async prunedThrough(): Promise<number> {
+    return Number((await readMeta(this.db, EVENTS_PRUNED_THROUGH)) ?? 0);
+  }
 }
+
+/** store_meta key: the newest event id deleted by retention. */
+const EVENTS_PRUNED_THROUGH = 'events_pruned_through';
 
 class SqlReceipts implements ReceiptRepository {
   constructor(private readonly db: Db) {}
@@ -352,6 +374,8 @@ export class SqlStore implements Store {
   readonly cancelTasks: CancelTaskRepository;
   readonly rescissions: RescissionRepository;
   readonly autoDebits: AutoDebitRepository;
+  readonly leases: LeaseRepository;
+  readonly reconcile: ReconcileRepository;
 
   constructor(
     readonly db: Db,
@@ -365,6 +389,8 @@ export class SqlStore implements Store {
     this.cancelTasks = new SqlCancelTasks(db, dialect);
     this.rescissions = new SqlRescissions(db, dialect);
     this.autoDebits = new SqlAutoDebits(db, dialect);
+    this.leases = new SqlLeases(db);
+    this.reconcile = new SqlReconcile(db);
   }
 
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

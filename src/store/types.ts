@@ -1,6 +1,7 @@
 import type { EventSource, SignFlowStatus, SignProvider } from '../domain/model';
 import type { CancelTaskRepository } from './cancel-tasks';
 import type { AutoDebitRepository } from './auto-debits';
+import type { LeaseRepository, ReconcileRepository } from './reconcile';
 import type { RescissionRepository } from './rescissions';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -97,6 +98,13 @@ export interface EventRepository {
   listAfter(after: number, filter: EventFilter, limit: number): Promise<StoredEvent[]>;
   /** The newest id, 0 when the log is empty. */
   latestId(): Promise<number>;
+  /**
+   * Deletes the events received before `before` (`EVENT_RETENTION_DAYS`), always a prefix of the log, and remembers
+   * the newest id deleted; returns how many.
+   */
+  purgeOlderThan(before: Date): Promise<number>;
+  /** The newest event id ever pruned, 0 when none was: a cursor below it points into the pruned part of the log. */
+  prunedThrough(): Promise<number>;
 }
 
 export interface ReceiptRepository {
@@ -136,6 +144,8 @@ export interface Store {
   readonly cancelTasks: CancelTaskRepository;
   readonly rescissions: RescissionRepository;
   readonly autoDebits: AutoDebitRepository;
+  readonly leases: LeaseRepository;
+  readonly reconcile: ReconcileRepository;
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /**
    * Gives records without a tenant to `tenant` (and files their past events under it); a record that already has one

@@ -5,6 +5,7 @@ import type { Flow, StoredEvent } from '../../store/types';
 import { decodeCursor, encodeCursor, pageSize, parseEventCursor, SignFlowStatusEnum, SignProviderEnum } from '../common';
 import { etcMemberNo, tencentAgent } from '../acting';
 import type { Context } from '../context';
+import { assertCursorKept } from '../cursor';
 import {
   CANCEL_MESSAGE_FORMAT_CODES,
   RevokeSignFlowInput,
@@ -94,7 +95,9 @@ export class SignFlowResolver {
     @Arg('after', () => String, { nullable: true }) afterArg?: string | null,
   ): Promise<SignFlowEventConnection> {
     const first = pageSize(firstArg);
-    const after = parseEventCursor(afterArg) ?? 0;
+    const cursor = parseEventCursor(afterArg);
+    await assertCursorKept(ctx.services.store, cursor);
+    const after = cursor ?? 0;
     const rows = await ctx.services.store.events.listAfter(after, { kinds: ['signflow'], subjectIds: [flow.id] }, first + 1);
     const edges = rows.slice(0, first).map((e) => ({ cursor: String(e.id), node: toSignFlowEvent(e) }));
     return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
@@ -126,12 +129,14 @@ export class SignFlowResolver {
   @RequiresScopes(SCOPES.EVENTS_READ, SCOPES.FLOWS_READ)
   @Subscription(() => SignFlowEvent, {
     description: 'Every status event of the matching flows. With after, first replays what was missed since that cursor.',
-    subscribe: ({ args, context }) => {
+    subscribe: async ({ args, context }) => {
       const ctx = context as Context;
       const a = args as SignFlowEventsArgs;
+      const after = parseEventCursor(a.after);
+      await assertCursorKept(ctx.services.store, after);
       return ctx.services.feed.subscribe(
         { kinds: ['signflow'], subjectIds: a.ids ?? undefined, provider: a.provider ?? undefined, tenant: tenantFilter(ctx.caller) },
-        parseEventCursor(a.after),
+        after,
       );
     },
   })
