@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
@@ -290,7 +291,10 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       providers,
       recorder,
       rescissions: esign ? services.rescissions : undefined,
-      lease: config.redisUrl ? new RedisLease(config.redisUrl, 'esign:lease:reconcile', undefined, logger) : new StoreLease(store.leases, 'reconcile'),
+      // Replicas sharing a database share the lease; another deployment on the same Redis has its own key.
+      lease: config.redisUrl
+        ? new RedisLease(config.redisUrl, `esign:lease:reconcile:${createHash('sha256').update(config.databaseUrl ?? config.dataDir).digest('hex').slice(0, 16)}`, undefined, logger)
+        : new StoreLease(store.leases, 'reconcile'),
       limiter: reconcileLimiter,
     },
     { ...config.reconcile, ...options.reconcile, logger: logger.child({ component: 'reconcile' }), observer: metrics },
