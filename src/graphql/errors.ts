@@ -100,8 +100,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   }
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && KNOWN_CODES.has(code)) return { ...formatted, extensions: { ...formatted.extensions, stacktrace: undefined } };
-  if (original === undefined || original === null || (error instanceof GraphQLError && !error.originalError)) {
-    // A GraphQLError thrown on purpose (validation, a bad argument): its message is meant for the client.
+  if (original === undefined || original === null || original instanceof GraphQLError || (error instanceof GraphQLError && !error.originalError)) {
+    // A GraphQLError thrown on purpose (validation, a bad argument), or graphql-js's own wrapped in another (a variable
+    // that does not coerce, over the WebSocket where Apollo adds no code): its message is meant for the client.
     const { stacktrace: _hidden, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
   }
