@@ -7,6 +7,7 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { Authenticator } from './auth/authenticator';
+import { CALLBACK_BODY_LIMITS, withCallbackBody } from './callbacks/body';
 import { esignCallbackHandler } from './callbacks/esign';
 import { etcCallbackHandler } from './callbacks/etc';
 import { observeCallback } from './callbacks/observe';
@@ -43,6 +44,9 @@ import { YuansferClient } from './providers/yuansfer/client';
 import { RedisLease, StoreLease } from './reconcile/lease';
 import { Reconciler, type ReconcilerOptions } from './reconcile/reconciler';
 import { createSandbox, type Sandbox, type SandboxOptions } from './sandbox';
+import { securityWarnings } from './security/config';
+import { jsonErrorHandler, notFoundHandler } from './security/http-errors';
+import { introspectionRules } from './security/introspection';
 import { openStore, type SqlStore, type StoreOptions } from './store';
 
 export interface StartOptions {
@@ -135,6 +139,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     autoDebits: new AutoDebitService(store, yuansfer, new AutoDebitRecorder(store, feed), idempotency, {
       logger,
       ipnUrl: () => `${config.publicUrl ?? localBase()}${CALLBACK_PATHS.yuansfer}`,
+      redirectUrls: config.security.redirectUrls,
     }),
     rescissions: new RescissionService({
       store,
@@ -144,6 +149,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       idempotency,
       // In sandbox mode the emulator's callback URL for e签宝 is this same address.
       defaultNotifyUrl: () => `${config.publicUrl ?? localBase()}${CALLBACK_PATHS.esign}`,
+      // This API's own callback address is always a valid notifyUrl.
+      notifyUrls: () => ({ ...config.security.notifyUrls, origins: [...config.security.notifyUrls.origins, new URL(config.publicUrl ?? localBase()).origin] }),
       logger,
     }),
     cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, { ...options.cancel, logger }),
@@ -158,6 +165,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   if (config.auth.explicitlyOff) {
     logger.warn('AUTH=off: every caller may do everything in every tenant; never run like this where the API can be reached by others');
   }
+  for (const warning of securityWarnings(config.security, config)) logger.warn(warning);
   metrics.setSources({ subscriptions: () => feed.subscriberCount, cancelTasks: () => services.cancels.activity() });
 
   const app = express();
@@ -178,14 +186,18 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     connectionInitWaitTimeoutMs: 3_000,
     logger,
     production: observability.production,
+    suggestions: config.security.suggestions,
+    validationRules: introspectionRules(config.security.introspection),
     // Request ids, log lines and metrics per subscribe message (src/graphql/observability.ts).
     wrap: (serverOptions) => observeGraphqlWs({ logger, metrics }, serverOptions),
   });
 
   const apollo = new ApolloServer<BaseContext & Context>({
     schema,
+    // INTROSPECTION=off is a validation rule (src/security/introspection.ts), the same one the WebSocket runs.
     introspection: true,
-    formatError: (formatted, error) => formatError(formatted, error, logger, { production: observability.production }),
+    validationRules: introspectionRules(config.security.introspection),
+    formatError: (formatted, error) => formatError(formatted, error, logger, { production: observability.production, suggestions: config.security.suggestions }),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Traces are for Apollo's hosted reporting, which a self-hosted subgraph does not use.
@@ -209,33 +221,39 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       res.status(503).json({ status: 'shutting down' });
       return;
     }
-    try {
-      await Promise.all([store.ping(), notifier.ping()]);
-      res.json({ status: 'ready' });
-    } catch (error) {
-      res.status(503).json({ status: 'unavailable', reason: (error as Error).message });
-    }
+    // Which dependency is down, never why: error texts carry host names, addresses and versions. The log has them.
+    const check = (name: string, ping: () => Promise<unknown>) =>
+      ping().then(
+        () => 'ok' as const,
+        (error: unknown) => {
+          logger.warn({ err: error, dependency: name }, 'readiness check failed');
+          return 'unavailable' as const;
+        },
+      );
+    const [storeState, pubsubState] = await Promise.all([check('store', () => store.ping()), check('pubsub', () => notifier.ping())]);
+    const ready = storeState === 'ok' && pubsubState === 'ok';
+    res.status(ready ? 200 : 503).json(ready ? { status: 'ready' } : { status: 'unavailable', checks: { store: storeState, pubsub: pubsubState } });
   });
 
   if (observability.metrics) app.get('/metrics', metricsHandler(metrics, observability.metricsToken));
 
-  const raw = express.raw({ type: () => true, limit: '1mb' });
+  // Each receiver reads at most its provider's largest real body (src/callbacks/body.ts), inside its observation.
   const observed = { logger, metrics };
-  app.post(CALLBACK_PATHS.etc, raw, observeCallback('ETC', observed, etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, logger })));
+  const callback = (provider: keyof typeof CALLBACK_BODY_LIMITS, handler: express.RequestHandler) =>
+    observeCallback(provider, observed, withCallbackBody(CALLBACK_BODY_LIMITS[provider], handler));
+  app.post(CALLBACK_PATHS.etc, callback('ETC', etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, logger })));
   app.post(
     CALLBACK_PATHS.esign,
-    raw,
-    observeCallback(
+    callback(
       'ESIGN',
-      observed,
       esignCallbackHandler({ recorder, rescissions: services.rescissions, credentials: config.esign && { appId: config.esign.appId, appSecret: config.esign.appSecret }, logger }),
     ),
   );
   if (config.tencent) {
     const secrets = { callbackKey: config.tencent.callbackKey, callbackToken: config.tencent.callbackToken };
-    app.post(CALLBACK_PATHS.tencent, raw, observeCallback('TENCENT_ESS', observed, tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger })));
+    app.post(CALLBACK_PATHS.tencent, callback('TENCENT_ESS', tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger })));
   }
-  app.post(CALLBACK_PATHS.yuansfer, raw, observeCallback('YUANSFER', observed, yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger })));
+  app.post(CALLBACK_PATHS.yuansfer, callback('YUANSFER', yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger })));
 
   app.use(
     '/graphql',
@@ -277,9 +295,9 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     });
     app.use('/sandbox', sandbox.router);
   }
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found' });
-  });
+  // Every answer is JSON: unknown routes, unreadable bodies and anything thrown (src/security/http-errors.ts).
+  app.use(notFoundHandler());
+  app.use(jsonErrorHandler(logger));
   // Resumes cancel tasks a stopped process left running (the sandbox, when on, is reachable from here on).
   services.cancels.start();
   const reconcileLimiter = config.redisUrl

@@ -2,6 +2,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { loadAuthConfig, type AuthConfig } from './auth/config';
 import { ConfigError } from './config-error';
+import { loadSecurityConfig, type SecurityConfig } from './security/config';
 
 /**
  * The sample key pair and app id published with the ETC gateway documentation (docs/providers/etc.md). They are public
@@ -111,6 +112,8 @@ export interface Config {
   reconcile: { intervalMs: number; afterMs: number; readsPerSecond: number };
   /** Who may call the API and as whom (docs/security.md). */
   auth: AuthConfig;
+  /** Production mode, introspection, callback verification, caller-given URLs (docs/security.md "Hardening"). */
+  security: SecurityConfig;
   /** Undefined: the provider is not configured; its operations answer PROVIDER_NOT_CONFIGURED. */
   etc?: EtcConfig;
   tencent?: TencentConfig;
@@ -273,7 +276,7 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
   const sandbox = sandboxRaw === undefined ? !anyCredential : ['on', 'true', '1'].includes(sandboxRaw);
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:', 'file:']);
 
-  const config: Omit<Config, 'auth'> = {
+  const config: Omit<Config, 'auth' | 'security'> = {
     port,
     host: read(env, 'HOST') ?? '0.0.0.0',
     publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']),
@@ -325,8 +328,9 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
   config.yuansfer = loadYuansfer(env, sandbox, sandboxBase);
   config.esign = loadEsign(env, sandbox, sandboxBase);
   config.tencent = loadTencent(env, sandbox, sandboxBase);
+  const security = loadSecurityConfig(env, { sandbox, etc: config.etc, tencent: config.tencent });
   // Last, so a malformed provider variable is named before the (broader) authentication requirement.
-  return { ...config, auth: loadAuthConfig(env, { sandbox, production: read(env, 'NODE_ENV') === 'production' }) };
+  return { ...config, security, auth: loadAuthConfig(env, { sandbox, production: read(env, 'NODE_ENV') === 'production' }) };
 }
 
 const TENCENT_VARIABLES = [

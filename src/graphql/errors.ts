@@ -61,6 +61,16 @@ export interface FormatErrorOptions {
   production?: boolean;
   /** The request the error belongs to; defaults to the one in scope (src/observability/request-id.ts). */
   requestId?: string;
+  /** False (production, unless INTROSPECTION=on): "Did you mean …?" is cut from every message. */
+  suggestions?: boolean;
+}
+
+/** graphql-js ends a message with its guesses: `… Did you mean "signFlow"?`, `… Did you mean the enum value "X"?`. */
+const SUGGESTION = /\s*Did you mean [\s\S]*\?$/;
+
+/** The message without graphql-js's guesses at names of the schema (each one a piece of it, with introspection off). */
+export function withoutSuggestions(message: string): string {
+  return message.replace(SUGGESTION, '');
 }
 
 /**
@@ -69,6 +79,9 @@ export interface FormatErrorOptions {
  * masked message names the request id, which the log line about it carries too.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown, logger?: Logger, options: FormatErrorOptions = {}): GraphQLFormattedError {
+  if (options.suggestions === false && SUGGESTION.test(formatted.message)) {
+    return formatError({ ...formatted, message: withoutSuggestions(formatted.message) }, error, logger, { ...options, suggestions: true });
+  }
   const original = error instanceof GraphQLError ? error.originalError : error;
   if (original instanceof ProviderError) {
     const code = PROVIDER_ERROR_CODES[original.kind];
@@ -89,8 +102,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   }
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && KNOWN_CODES.has(code)) return { ...formatted, extensions: { ...formatted.extensions, stacktrace: undefined } };
-  if (original === undefined || original === null || (error instanceof GraphQLError && !error.originalError)) {
-    // A GraphQLError thrown on purpose (validation, a bad argument): its message is meant for the client.
+  if (original === undefined || original === null || original instanceof GraphQLError || (error instanceof GraphQLError && !error.originalError)) {
+    // A GraphQLError thrown on purpose (validation, a bad argument), or graphql-js's own wrapped in another (a variable
+    // that does not coerce, over the WebSocket where Apollo adds no code): its message is meant for the client.
     const { stacktrace: _hidden, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
   }

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { GraphQLError, specifiedRules, validate, type ExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { CloseCode, type ServerOptions } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -27,6 +27,10 @@ export interface WebSocketOptions {
   logger: Logger;
   /** Production masking of errors, as on HTTP (src/graphql/errors.ts). */
   production?: boolean;
+  /** False: "Did you mean …?" is cut from error messages, as on HTTP. Default true. */
+  suggestions?: boolean;
+  /** Validation rules run after graphql-js's own (the HTTP side's Apollo options have their counterparts). */
+  validationRules?: readonly ValidationRule[];
   /** Wraps the graphql-ws server options (request ids, logs and metrics: src/graphql/observability.ts). */
   wrap?: (options: WsServerOptions) => WsServerOptions;
 }
@@ -63,14 +67,16 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
       originAllowed(origin, options.allowedOrigins()) ? callback(true) : callback(false, 403, 'Origin not allowed'),
   });
   const format = (error: GraphQLError): GraphQLError => {
-    const f = formatError(error.toJSON(), error, options.logger, { production: options.production });
+    const f = formatError(error.toJSON(), error, options.logger, { production: options.production, suggestions: options.suggestions });
     return new GraphQLError(f.message, { path: f.path, extensions: f.extensions });
   };
 
   const wrap = options.wrap ?? ((o) => o);
+  const extraRules = options.validationRules ?? [];
   const server = useServer<Record<string, unknown> | undefined, { connection?: Connection }>(
     wrap({
       schema: options.schema,
+      validate: extraRules.length === 0 ? undefined : (schema, document, rules, ...rest) => validate(schema, document, [...(rules ?? specifiedRules), ...extraRules], ...rest),
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;

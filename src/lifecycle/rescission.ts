@@ -25,6 +25,7 @@ import type { FlowLoader } from './flows';
 import { assertActsOn } from './ownership';
 import type { Idempotency } from './idempotency';
 import type { FlowRecorder } from './recorder';
+import { checkCallerUrl, type OriginPolicy } from '../security/urls';
 
 export type RescissionsByFlowLoader = DataLoader<string, Rescission[]>;
 export type RescissionLoader = DataLoader<string, Rescission | null>;
@@ -248,6 +249,11 @@ export interface RescissionServiceDeps {
   idempotency: Idempotency;
   /** Where e签宝 sends a rescission's callbacks unless the request names its own notifyUrl. */
   defaultNotifyUrl: () => string;
+  /**
+   * Where a request's own notifyUrl may point (ESIGN_NOTIFY_ORIGINS and this API's own origin; loopback in sandbox
+   * mode). Unset: anywhere.
+   */
+  notifyUrls?: () => OriginPolicy;
   logger?: Logger;
 }
 
@@ -295,6 +301,12 @@ export class RescissionService {
 
   async initiate(input: InitiateRescissionInput, loader: FlowLoader, caller: Caller): Promise<InitiateRescissionResult> {
     const invalid = validateRescissionInput(input, new Date());
+    const policy = this.deps.notifyUrls?.();
+    if (policy && invalid.length === 0 && input.notifyUrl !== undefined && input.notifyUrl !== null) {
+      // e签宝 would post the rescission's callbacks, signed with our AppSecret, wherever the caller says.
+      const notAllowed = checkCallerUrl(input.notifyUrl, policy, ['input', 'notifyUrl'], 'ESIGN_NOTIFY_ORIGINS');
+      if (notAllowed) invalid.push(notAllowed);
+    }
     if (invalid.length > 0) return { rescissionId: null, userErrors: invalid };
     const ref = parseFlowId(input.signFlowId) as FlowRef;
     const provider = this.provider();
