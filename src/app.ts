@@ -44,6 +44,8 @@ import { YuansferClient } from './providers/yuansfer/client';
 import { RedisLease, StoreLease } from './reconcile/lease';
 import { Reconciler, type ReconcilerOptions } from './reconcile/reconciler';
 import { createSandbox, type Sandbox, type SandboxOptions } from './sandbox';
+import { stateFilePath } from './sandbox/state-file';
+import { emulatedProviders, resetSandboxRecords } from './sandbox/store-reset';
 import { securityWarnings } from './security/config';
 import { jsonErrorHandler, notFoundHandler } from './security/http-errors';
 import { introspectionRules } from './security/introspection';
@@ -53,8 +55,10 @@ export interface StartOptions {
   /** The environment to configure from (README "Configuration"). */
   env?: Record<string, string | undefined>;
   logger?: Logger;
-  /** Test hooks for the in-process sandbox (fast callback retries, a fake clock). */
+  /** Test hooks for the in-process sandbox (fast callback retries, a fake clock, `stateFile`). */
   sandbox?: Partial<Omit<SandboxOptions, 'callbackUrl'>>;
+  /** Demo data for the in-process sandbox: put in place when no saved state exists, and after each reset. */
+  sandboxSeed?: SandboxOptions['seed'];
   idempotency?: IdempotencyOptions;
   /** How often each replica re-reads the event log when no wake-up came. */
   pollIntervalMs?: number;
@@ -241,7 +245,10 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const observed = { logger, metrics };
   const callback = (provider: keyof typeof CALLBACK_BODY_LIMITS, handler: express.RequestHandler) =>
     observeCallback(provider, observed, withCallbackBody(CALLBACK_BODY_LIMITS[provider], handler));
-  app.post(CALLBACK_PATHS.etc, callback('ETC', etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, logger })));
+  app.post(
+    CALLBACK_PATHS.etc,
+    callback('ETC', etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, sandboxToken: config.etc?.sandboxCallbackToken, logger })),
+  );
   app.post(
     CALLBACK_PATHS.esign,
     callback(
@@ -283,13 +290,22 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
             callbackToken: config.tencent.callbackToken ?? null,
           }
         : {};
+    const emulated = emulatedProviders(config);
     sandbox = createSandbox({
+      stateFile: stateFilePath(config.dataDir),
+      seed: options.sandboxSeed,
+      access: { token: config.sandboxAdminToken },
+      // A reset also forgets what the store holds about the emulated providers (src/sandbox/store-reset.ts).
+      onReset: async () => {
+        await resetSandboxRecords(store, emulated);
+      },
       ...options.sandbox,
       tencent: { ...tencentAccount, ...options.sandbox?.tencent },
       logger: options.sandbox?.logger ?? logger.child({ component: 'sandbox' }),
       callbackUrl: (provider) => {
         const url = new URL(`${publicUrl}${CALLBACK_PATHS[provider]}`);
-        if (provider === 'etc' && config.etc?.callbackSecret) url.searchParams.set('token', config.etc.callbackSecret);
+        // Only the emulated ETC's own token, never ETC_CALLBACK_SECRET itself; a really configured ETC gets none.
+        if (provider === 'etc' && config.etc?.sandboxCallbackToken) url.searchParams.set('token', config.etc.sandboxCallbackToken);
         return url.toString();
       },
     });

@@ -1,4 +1,4 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { loadAuthConfig, type AuthConfig } from './auth/config';
 import { ConfigError } from './config-error';
@@ -32,7 +32,13 @@ export interface EtcConfig extends HttpClientSettings {
   gatewayUrl: BaseUrl;
   appId: string;
   privateKey: KeyObject;
+  /** ETC_CALLBACK_SECRET: `/callbacks/etc` requires `?token=` equal to it. */
   callbackSecret?: string;
+  /**
+   * Emulated ETC only: the token the sandbox's callbacks carry instead of ETC_CALLBACK_SECRET (derived from it, so
+   * the same on every replica, and not the secret itself), accepted by `/callbacks/etc` as well.
+   */
+  sandboxCallbackToken?: string;
 }
 
 /** e签宝 open API v3 (docs/providers/esign.md). The AppSecret signs requests and authenticates callbacks. */
@@ -97,6 +103,11 @@ export interface Config {
   dataDir: string;
   redisUrl?: string;
   sandbox: boolean;
+  /**
+   * SANDBOX_ADMIN_TOKEN: with it the sandbox's admin API and console answer any address that sends it as a bearer
+   * token; without it, loopback clients only.
+   */
+  sandboxAdminToken?: string;
   logLevel: string;
   /** How long SIGTERM waits for in-flight work before the process exits anyway. */
   shutdownTimeoutMs: number;
@@ -164,6 +175,11 @@ export function parsePrivateKey(name: string, raw: string): KeyObject {
 }
 
 const ETC_VARIABLES = ['ETC_GATEWAY_URL', 'ETC_APP_ID', 'ETC_PRIVATE_KEY'] as const;
+
+/** The emulated ETC's callback token: HMAC-SHA256(ETC_CALLBACK_SECRET, fixed label), hex. Reveals nothing of the secret. */
+export function sandboxEtcCallbackToken(secret: string): string {
+  return createHmac('sha256', secret).update('sandbox ETC callback token').digest('hex');
+}
 const CREDENTIAL_VARIABLES = [
   ...ETC_VARIABLES,
   'TENCENT_SECRET_ID',
@@ -273,7 +289,21 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
     throw new ConfigError('SANDBOX', 'must be "on" or "off"');
   }
   const anyCredential = CREDENTIAL_VARIABLES.some((v) => read(env, v) !== undefined);
-  const sandbox = sandboxRaw === undefined ? !anyCredential : ['on', 'true', '1'].includes(sandboxRaw);
+  const production = read(env, 'NODE_ENV') === 'production';
+  // In production the emulators never start by default: an API with public test keys and an admin API that sends
+  // callbacks the store takes as real must be asked for.
+  const sandbox = sandboxRaw === undefined ? !production && !anyCredential : ['on', 'true', '1'].includes(sandboxRaw);
+  if (production && !sandbox && !anyCredential) {
+    throw new ConfigError(
+      'SANDBOX',
+      'NODE_ENV=production with no provider configured: set a provider\'s credentials (ETC_GATEWAY_URL, ETC_APP_ID, ETC_PRIVATE_KEY; ' +
+        'TENCENT_SECRET_ID, TENCENT_SECRET_KEY, …; ESIGN_APP_ID, ESIGN_APP_SECRET; YUANSFER_TOKEN, …) or SANDBOX=on to run the emulators',
+    );
+  }
+  const sandboxAdminToken = read(env, 'SANDBOX_ADMIN_TOKEN');
+  if (sandboxAdminToken !== undefined && (sandboxAdminToken.length < 16 || /\s/.test(sandboxAdminToken))) {
+    throw new ConfigError('SANDBOX_ADMIN_TOKEN', 'must be at least 16 characters with no whitespace');
+  }
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:', 'file:']);
 
   const config: Omit<Config, 'auth' | 'security'> = {
@@ -284,6 +314,7 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
     dataDir: path.resolve(read(env, 'DATA_DIR') ?? './data'),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     sandbox,
+    sandboxAdminToken,
     logLevel: read(env, 'LOG_LEVEL') ?? 'info',
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0),
     eventPollIntervalMs: int(env, 'EVENT_POLL_INTERVAL_MS', 1_000, 10),
@@ -322,6 +353,7 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
       appId: ETC_SANDBOX_APP_ID,
       privateKey: parsePrivateKey('ETC_PRIVATE_KEY', ETC_SANDBOX_PRIVATE_KEY),
       callbackSecret,
+      sandboxCallbackToken: callbackSecret === undefined ? undefined : sandboxEtcCallbackToken(callbackSecret),
       ...settings(env, 'ETC'),
     };
   }
@@ -372,11 +404,11 @@ function loadTencent(env: Env, sandbox: boolean, sandboxBase: () => string): Ten
     };
   }
   if (!sandbox) return undefined;
+  // The emulated account always uses the sandbox's own (public) callback secrets: configured ones belong to a real
+  // account and are never handed to the emulator.
   return {
     endpoint: () => `${sandboxBase()}/tencent`,
     ...TENCENT_SANDBOX,
-    callbackKey: callbackKey ?? TENCENT_SANDBOX.callbackKey,
-    callbackToken: read(env, 'TENCENT_ESS_CALLBACK_TOKEN') ?? TENCENT_SANDBOX.callbackToken,
     ...common,
   };
 }
