@@ -33,6 +33,9 @@ const KNOWN_CODES = new Set([
   'FORBIDDEN',
   'SERVICE_UNAVAILABLE',
   'TOO_MANY_SUBSCRIPTIONS',
+  // A malformed id argument (src/graphql/ids.ts); a subscription sent where only queries and mutations run.
+  'INVALID_ID',
+  'SUBSCRIPTION_OVER_HTTP',
   ...Object.values(PROVIDER_ERROR_CODES),
 ]);
 

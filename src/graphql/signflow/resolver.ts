@@ -4,6 +4,7 @@ import { parseFlowId, type SignFlowStatus, type SignProvider } from '../../domai
 import type { Flow, StoredEvent } from '../../store/types';
 import { decodeCursor, encodeCursor, pageSize, parseEventCursor, SignFlowStatusEnum, SignProviderEnum } from '../common';
 import { etcMemberNo, tencentAgent } from '../acting';
+import { requireId, requireIds } from '../ids';
 import type { Context } from '../context';
 import {
   CANCEL_MESSAGE_FORMAT_CODES,
@@ -63,7 +64,7 @@ export class SignFlowResolver {
   @RequiresScopes(SCOPES.FLOWS_READ)
   @Query(() => SignFlow, { nullable: true, description: 'Read-through: an id the store has not seen is fetched from its provider.' })
   async signFlow(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Flow | null> {
-    return ctx.loaders.flows.load(id);
+    return ctx.loaders.flows.load(requireId('SignFlow', 'id', id));
   }
 
   @Authenticated()
@@ -130,7 +131,7 @@ export class SignFlowResolver {
       const ctx = context as Context;
       const a = args as SignFlowEventsArgs;
       return ctx.services.feed.subscribe(
-        { kinds: ['signflow'], subjectIds: a.ids ?? undefined, provider: a.provider ?? undefined, tenant: tenantFilter(ctx.caller) },
+        { kinds: ['signflow'], subjectIds: requireIds('SignFlow', 'ids', a.ids) ?? undefined, provider: a.provider ?? undefined, tenant: tenantFilter(ctx.caller) },
         parseEventCursor(a.after),
       );
     },
@@ -158,5 +159,5 @@ export async function resolveSignFlowReference(
   ctx: Context,
 ): Promise<Flow | null> {
   const id = reference.id ?? (reference.provider && reference.providerFlowId ? `${reference.provider}:${reference.providerFlowId}` : undefined);
-  return id ? ctx.loaders.flows.load(id) : null;
+  return id ? ctx.loaders.flows.load(requireId('SignFlow', 'representations.id', id)) : null;
 }
