@@ -106,9 +106,10 @@ const BOOT_SCRIPT = `(function () {
 /** The tabs a first visit opens with: a read, a revoke and a subscription of this API (demo flows of the sandbox). */
 export const DEFAULT_TABS = [
   {
-    query: `# Read a flow. In sandbox mode the demo ETC flows exist; any other well-formed id is read through from its provider.
-query ReadFlow($id: ID!) {
-  signFlow(id: $id) {
+    query: `# Read a flow. In sandbox mode the demo ETC flows exist; any other well-formed id is read through from its
+# provider. With authentication on, put {"Authorization": "Bearer <JWT>"} under Headers below.
+query ReadFlow {
+  signFlow(id: "ETC:c64665aa4f1c45679e65b6fae33cd773") {
     id
     provider
     status
@@ -119,17 +120,17 @@ query ReadFlow($id: ID!) {
     }
   }
 }`,
-    variables: JSON.stringify({ id: 'ETC:c64665aa4f1c45679e65b6fae33cd773' }, null, 2),
   },
   {
     query: `# Revoke an unfinished flow. A refusal (already finished, wrong member…) comes back in userErrors.
-mutation Revoke($input: RevokeSignFlowInput!) {
-  revokeSignFlow(input: $input) {
+mutation Revoke {
+  revokeSignFlow(
+    input: { id: "ETC:9a8b7c6d5e4f30211f2e3d4c5b6a7980", etcMemberNo: "40eb61714d9e49088bac7a3c56d69d66", reason: "合同有误" }
+  ) {
     signFlow { id status providerStatus }
     userErrors { code field message }
   }
 }`,
-    variables: JSON.stringify({ input: { id: 'ETC:9a8b7c6d5e4f30211f2e3d4c5b6a7980', etcMemberNo: '40eb61714d9e49088bac7a3c56d69d66', reason: '合同有误' } }, null, 2),
   },
   {
     query: `# Every status event, live, over the WebSocket. In sandbox mode, move a demo flow to see one arrive:
@@ -170,8 +171,7 @@ export function renderIdePage(options: IdePageOptions): string {
     endpoint: options.endpoint,
     subscriptionsProtocol: 'WS',
     defaultTabs: DEFAULT_TABS,
-    // Shown in the headers editor of a new tab: where the bearer token goes when authentication is on.
-    defaultHeaders: JSON.stringify({ Authorization: 'Bearer <a JWT, when authentication is on>' }, null, 2),
+    // The headers editor sends what it holds with every request: empty, so a placeholder never goes out as a token.
     headers: '{}',
     shouldPersistHeaders: true,
     maxHistoryLength: 50,
