@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { Authenticator } from './auth/authenticator';
@@ -18,11 +18,15 @@ import { EventFeed } from './events/feed';
 import { createNotifier, type Notifier } from './events/notifier';
 import { auditPlugin } from './graphql/audit';
 import { createContext, type Context, type Services } from './graphql/context';
+import { corsMiddleware } from './graphql/cors';
 import { formatError } from './graphql/errors';
+import { IDE_ASSETS_PATH, ideAssetsRouter, ideHeaders, ideLandingPagePlugin, loadIdeConfig } from './graphql/ide';
 import { observeGraphqlWs, operationLogPlugin } from './graphql/observability';
 import { ownOrigins } from './graphql/origins';
 import { jsonStatusPlugin } from './graphql/over-http';
 import { buildFederatedSchema } from './graphql/schema';
+import { sseHandler } from './graphql/sse';
+import { subscriptionOverHttpPlugin } from './graphql/subscription-over-http';
 import { attachWebSocket } from './graphql/websocket';
 import { AutoDebitRecorder, AutoDebitService } from './lifecycle/autodebit';
 import { CancelService, type BatchCancelProvider, type CancelServiceOptions } from './lifecycle/cancel';
@@ -98,6 +102,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const config = loadConfig(options.env ?? process.env, () => `${localBase()}/sandbox`);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const observability = loadObservabilityConfig(options.env ?? process.env);
+  const ide = loadIdeConfig(options.env ?? process.env);
   // Counted even with METRICS=off (cheap); only the endpoint is off then.
   const metrics = new AppMetrics();
 
@@ -208,6 +213,9 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       ApolloServerPluginInlineTraceDisabled(),
       // GraphQL over HTTP: request errors answered as application/json get 200 (see over-http.ts).
       jsonStatusPlugin(),
+      subscriptionOverHttpPlugin(),
+      // The IDE at GET /graphql, every asset served here (src/graphql/ide.ts); IDE=off (default in production) serves none.
+      ide.enabled ? ideLandingPagePlugin({ endpoint: '/graphql' }) : ApolloServerPluginLandingPageDisabled(),
       auditPlugin(logger),
       operationLogPlugin({ logger, metrics }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
@@ -262,12 +270,26 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   }
   app.post(CALLBACK_PATHS.yuansfer, callback('YUANSFER', yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger })));
 
+  if (ide.enabled) {
+    app.get('/', (_req, res) => res.redirect(302, '/graphql'));
+    app.use(IDE_ASSETS_PATH, ideAssetsRouter());
+  }
+  const cors = corsMiddleware(config.auth.corsOrigins);
+  const authenticateHttp = async (req: express.Request) => authenticator.authenticate(httpCredentials(req));
+  app.options('/graphql/stream', cors);
+  app.post(
+    '/graphql/stream',
+    cors,
+    ...sseHandler({ schema, services, authenticate: authenticateHttp, allowedOrigins, logger, production: observability.production }),
+  );
   app.use(
     '/graphql',
+    cors,
+    ideHeaders(),
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
       // The caller is verified once here, at the edge; resolvers only ever see ctx.caller.
-      context: async ({ req }) => createContext(services, await authenticator.authenticate(httpCredentials(req))),
+      context: async ({ req }) => createContext(services, await authenticateHttp(req)),
     }),
   );
 

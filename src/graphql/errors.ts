@@ -35,6 +35,9 @@ const KNOWN_CODES = new Set([
   'TOO_MANY_SUBSCRIPTIONS',
   // A resume cursor below what event retention kept (src/graphql/cursor.ts).
   'CURSOR_EXPIRED',
+  // A malformed id argument (src/graphql/ids.ts); a subscription sent where only queries and mutations run.
+  'INVALID_ID',
+  'SUBSCRIPTION_OVER_HTTP',
   ...Object.values(PROVIDER_ERROR_CODES),
 ]);
 

@@ -4,6 +4,7 @@ import { parseFlowId, type SignFlowStatus, type SignProvider } from '../../domai
 import type { Flow, StoredEvent } from '../../store/types';
 import { decodeCursor, encodeCursor, pageSize, parseEventCursor, SignFlowStatusEnum, SignProviderEnum } from '../common';
 import { etcMemberNo, tencentAgent } from '../acting';
+import { requireId, requireIds } from '../ids';
 import type { Context } from '../context';
 import { assertCursorKept } from '../cursor';
 import {
@@ -64,7 +65,7 @@ export class SignFlowResolver {
   @RequiresScopes(SCOPES.FLOWS_READ)
   @Query(() => SignFlow, { nullable: true, description: 'Read-through: an id the store has not seen is fetched from its provider.' })
   async signFlow(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Flow | null> {
-    return ctx.loaders.flows.load(id);
+    return ctx.loaders.flows.load(requireId('SignFlow', 'id', id));
   }
 
   @Authenticated()
@@ -132,10 +133,11 @@ export class SignFlowResolver {
     subscribe: async ({ args, context }) => {
       const ctx = context as Context;
       const a = args as SignFlowEventsArgs;
+      const subjectIds = requireIds('SignFlow', 'ids', a.ids) ?? undefined;
       const after = parseEventCursor(a.after);
       await assertCursorKept(ctx.services.store, after);
       return ctx.services.feed.subscribe(
-        { kinds: ['signflow'], subjectIds: a.ids ?? undefined, provider: a.provider ?? undefined, tenant: tenantFilter(ctx.caller) },
+        { kinds: ['signflow'], subjectIds, provider: a.provider ?? undefined, tenant: tenantFilter(ctx.caller) },
         after,
       );
     },
@@ -163,5 +165,5 @@ export async function resolveSignFlowReference(
   ctx: Context,
 ): Promise<Flow | null> {
   const id = reference.id ?? (reference.provider && reference.providerFlowId ? `${reference.provider}:${reference.providerFlowId}` : undefined);
-  return id ? ctx.loaders.flows.load(id) : null;
+  return id ? ctx.loaders.flows.load(requireId('SignFlow', 'representations.id', id)) : null;
 }
