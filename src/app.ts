@@ -23,7 +23,9 @@ import { formatError } from './graphql/errors';
 import { IDE_ASSETS_PATH, ideAssetsRouter, ideHeaders, ideLandingPagePlugin, loadIdeConfig } from './graphql/ide';
 import { observeGraphqlWs, operationLogPlugin } from './graphql/observability';
 import { ownOrigins } from './graphql/origins';
+import { limitRules, parseOptions } from './graphql/limits';
 import { jsonStatusPlugin } from './graphql/over-http';
+import { createOperationRateLimiter } from './graphql/rate-limit';
 import { buildFederatedSchema } from './graphql/schema';
 import { sseHandler } from './graphql/sse';
 import { subscriptionOverHttpPlugin } from './graphql/subscription-over-http';
@@ -165,6 +167,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, { ...options.cancel, logger }),
     logger,
     partyClaims: config.auth.partyClaims,
+    limits: config.limits,
     defaultParties: {
       tencentAgent: config.tencent && { proxyOrganizationOpenId: config.tencent.proxyOrganizationOpenId, proxyOperatorOpenId: config.tencent.proxyOperatorOpenId },
       yuansfer: config.yuansfer && { merchantNo: config.yuansfer.merchantNo, storeNo: config.yuansfer.storeNo },
@@ -183,6 +186,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const httpServer = http.createServer(app);
   const schema = await buildFederatedSchema();
 
+  // RATE_LIMIT_PER_MINUTE: one count per caller for HTTP and WebSocket operations, in Redis when REDIS_URL is set.
+  const rateLimiter = createOperationRateLimiter({ perMinute: config.limits.rateLimitPerMinute, redisUrl: config.redisUrl, logger });
   const allowedOrigins = () => [...ownOrigins(listeningPort, config.publicUrl), ...config.auth.corsOrigins];
   const wsCleanup = attachWebSocket(httpServer, {
     path: '/graphql',
@@ -191,6 +196,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     authenticator,
     allowedOrigins,
     maxSubscriptions: config.wsMaxSubscriptions,
+    limits: config.limits,
+    rateLimiter,
     maxPayloadBytes: 64 * 1024,
     connectionInitWaitTimeoutMs: 3_000,
     logger,
@@ -205,7 +212,9 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     schema,
     // INTROSPECTION=off is a validation rule (src/security/introspection.ts), the same one the WebSocket runs.
     introspection: true,
-    validationRules: introspectionRules(config.security.introspection),
+    // Depth, aliases, tokens and cost: an operation over a limit is refused before any resolver runs (docs/security.md).
+    validationRules: [...limitRules(config.limits), ...introspectionRules(config.security.introspection)],
+    parseOptions: parseOptions(config.limits),
     formatError: (formatted, error) => formatError(formatted, error, logger, { production: observability.production, suggestions: config.security.suggestions }),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
@@ -280,7 +289,21 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   app.post(
     '/graphql/stream',
     cors,
-    ...sseHandler({ schema, services, authenticate: authenticateHttp, allowedOrigins, logger, production: observability.production }),
+    ...sseHandler({
+      schema,
+      services,
+      // The same caller and the same per-caller budget as POST /graphql.
+      authenticate: async (req) => {
+        const caller = await authenticateHttp(req);
+        await rateLimiter.consume(caller);
+        return caller;
+      },
+      allowedOrigins,
+      validationRules: [...limitRules(config.limits), ...introspectionRules(config.security.introspection)],
+      logger,
+      production: observability.production,
+      suggestions: config.security.suggestions,
+    }),
   );
   app.use(
     '/graphql',
@@ -289,7 +312,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
       // The caller is verified once here, at the edge; resolvers only ever see ctx.caller.
-      context: async ({ req }) => createContext(services, await authenticateHttp(req)),
+      context: async ({ req }) => {
+        const caller = await authenticateHttp(req);
+        await rateLimiter.consume(caller);
+        return createContext(services, caller);
+      },
     }),
   );
 
@@ -413,6 +440,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         await reconciler.close();
         await reconcileLimiter.close();
         await limiter?.close();
+        await rateLimiter.close();
         await sandbox?.close();
         await feed.close();
         providers.close();

@@ -38,6 +38,9 @@ const KNOWN_CODES = new Set([
   // A malformed id argument (src/graphql/ids.ts); a subscription sent where only queries and mutations run.
   'INVALID_ID',
   'SUBSCRIPTION_OVER_HTTP',
+  // Cost limits and rate limits (src/graphql/limits.ts, src/graphql/rate-limit.ts): the message names the limit.
+  'OPERATION_TOO_COSTLY',
+  'RATE_LIMITED',
   ...Object.values(PROVIDER_ERROR_CODES),
 ]);
 

@@ -235,6 +235,32 @@ class SqlEvents implements EventRepository {
     return rows.map(toEvent);
   }
 
+  async listForSubjects(kind: EventKind, subjectIds: readonly string[], q: { after: number; limit: number }): Promise<Map<string, StoredEvent[]>> {
+    const found = new Map<string, StoredEvent[]>();
+    const unique = [...new Set(subjectIds)];
+    if (unique.length === 0 || q.limit <= 0) return found;
+    const page = (ids: readonly string[]) => {
+      const ranked = this.db
+        .selectFrom('events')
+        .selectAll()
+        .select(sql<number>`row_number() over (partition by subject_id order by id)`.as('rank'))
+        .where('kind', '=', kind)
+        .where('id', '>', q.after);
+      const inList =
+        this.dialect === 'postgres' ? ranked.where('subject_id', '=', sql<string>`any(${[...ids]}::text[])`) : ranked.where('subject_id', 'in', [...ids]);
+      return this.db.selectFrom(inList.as('ranked')).selectAll().where('rank', '<=', q.limit).orderBy('id').execute();
+    };
+    const rows = this.dialect === 'postgres' ? await page(unique) : (await Promise.all(chunk(unique, SQLITE_IN_CHUNK).map(page))).flat();
+    for (const row of rows) {
+      const event = toEvent(row);
+      const list = found.get(event.subjectId);
+      if (list) list.push(event);
+      else found.set(event.subjectId, [event]);
+    }
+    for (const list of found.values()) list.sort((a, b) => a.id - b.id);
+    return found;
+  }
+
   async latestId(): Promise<number> {
     const row = await this.db.selectFrom('events').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst();
     return Number(row?.max ?? 0);

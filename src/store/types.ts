@@ -96,6 +96,11 @@ export interface EventRepository {
   lock(): Promise<void>;
   /** Events with id > after, oldest first. */
   listAfter(after: number, filter: EventFilter, limit: number): Promise<StoredEvent[]>;
+  /**
+   * For each subject, its first `limit` events of `kind` with id > after, oldest first: one query for any number of
+   * subjects (ROW_NUMBER() per subject; SQLite in chunks of its parameter limit). Subjects without events are absent.
+   */
+  listForSubjects(kind: EventKind, subjectIds: readonly string[], q: { after: number; limit: number }): Promise<Map<string, StoredEvent[]>>;
   /** The newest id, 0 when the log is empty. */
   latestId(): Promise<number>;
   /**

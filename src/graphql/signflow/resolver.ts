@@ -97,9 +97,10 @@ export class SignFlowResolver {
   ): Promise<SignFlowEventConnection> {
     const first = pageSize(firstArg);
     const cursor = parseEventCursor(afterArg);
-    await assertCursorKept(ctx.services.store, cursor);
+    if (cursor !== undefined) await assertCursorKept(ctx.services.store, cursor);
     const after = cursor ?? 0;
-    const rows = await ctx.services.store.events.listAfter(after, { kinds: ['signflow'], subjectIds: [flow.id] }, first + 1);
+    // Batched: every flow of the operation asking for the same page is read in one store query.
+    const rows = await ctx.loaders.flowEvents.load({ flowId: flow.id, after, limit: first + 1 });
     const edges = rows.slice(0, first).map((e) => ({ cursor: String(e.id), node: toSignFlowEvent(e) }));
     return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
   }
@@ -120,6 +121,7 @@ export class SignFlowResolver {
       ctx.caller,
     );
     ctx.loaders.flows.clearAll();
+    ctx.loaders.flowEvents.clearAll();
     return {
       signFlow: result.signFlowId ? await ctx.loaders.flows.load(result.signFlowId) : null,
       userErrors: result.userErrors,
@@ -145,6 +147,7 @@ export class SignFlowResolver {
   signFlowEvents(@Root() event: StoredEvent, @Args() _args: SignFlowEventsArgs, @Ctx() ctx: Context): SignFlowEvent {
     // A subscription keeps one context for its whole life; each event must see the flow as it is now.
     ctx.loaders.flows.clearAll();
+    ctx.loaders.flowEvents.clearAll();
     return toSignFlowEvent(event);
   }
 }
