@@ -66,6 +66,7 @@ interface Draft {
 export class FlowRecorder {
   private queue: Pending[] = [];
   private writing = false;
+  private current = 0;
   private readonly maxBatch: number;
   private readonly onBatch?: RecorderOptions['onBatch'];
   /** Batches run in the recorder's own async scope, not in the request that happened to arrive first (logs, spans). */
@@ -91,6 +92,16 @@ export class FlowRecorder {
     return events.filter((e): e is StoredEvent => e !== undefined);
   }
 
+  /** Reports queued for the next batch (not yet being written). */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /** Reports in the batch being written now. */
+  get writingNow(): number {
+    return this.current;
+  }
+
   /** Stores one report, durably: resolves once the transaction holding it has committed. */
   record(report: StatusReport): Promise<RecordResult> {
     return new Promise<RecordResult>((resolve, reject) => {
@@ -106,7 +117,9 @@ export class FlowRecorder {
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
+      this.current = batch.length;
       await this.commit(batch);
+      this.current = 0;
       // Let requests that arrived during the commit be read before the next batch starts, so they join it.
       if (this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
