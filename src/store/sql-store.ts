@@ -122,8 +122,9 @@ class SqlFlows implements FlowRepository {
     return toFlow(row);
   }
 
-  async saveMany(writes: readonly FlowWrite[]): Promise<void> {
+  async saveMany(writes: readonly FlowWrite[]): Promise<Flow[]> {
     const now = iso(new Date());
+    const saved: Flow[] = [];
     for (let start = 0; start < writes.length; start += BULK_ROWS) {
       const rows = writes.slice(start, start + BULK_ROWS).map((w) => ({
         id: w.id,
@@ -151,8 +152,11 @@ class SqlFlows implements FlowRepository {
             updated_at: now,
           }),
         )
-        .execute();
+        .returningAll()
+        .execute()
+        .then((rows) => rows.forEach((row) => saved.push(toFlow(row))));
     }
+    return saved;
   }
 
   async list(q: { provider?: SignProvider; status?: SignFlowStatus; after?: number; first: number; tenant?: { tenant: string | null } }): Promise<Flow[]> {
@@ -305,6 +309,33 @@ class SqlReceipts implements ReceiptRepository {
       .returning('dedupe_key')
       .executeTakeFirst();
     return inserted !== undefined;
+  }
+
+  async insertMany(rs: readonly { provider: string; dedupeKey: string; body: string }[]): Promise<Set<string>> {
+    const fresh = new Set<string>();
+    const receivedAt = iso(new Date());
+    for (let start = 0; start < rs.length; start += BULK_ROWS) {
+      const rows = await this.db
+        .insertInto('callback_receipts')
+        .values(rs.slice(start, start + BULK_ROWS).map((r) => ({ provider: r.provider, dedupe_key: r.dedupeKey, body: r.body, event_id: null, received_at: receivedAt })))
+        .onConflict((oc) => oc.columns(['provider', 'dedupe_key']).doNothing())
+        .returning(['provider', 'dedupe_key'])
+        .execute();
+      for (const row of rows) fresh.add(`${row.provider}|${row.dedupe_key}`);
+    }
+    return fresh;
+  }
+
+  async linkEvents(links: readonly { provider: string; dedupeKey: string; eventId: number }[]): Promise<void> {
+    for (let start = 0; start < links.length; start += BULK_ROWS) {
+      // One UPDATE … FROM over a derived table of (provider, key, event) rows; both dialects accept this form.
+      const rows = sql.join(
+        links.slice(start, start + BULK_ROWS).map((l) => sql`select ${l.provider} as provider, ${l.dedupeKey} as dedupe_key, cast(${l.eventId} as bigint) as event_id`),
+        sql` union all `,
+      );
+      await sql`update callback_receipts set event_id = v.event_id from (${rows}) as v
+        where callback_receipts.provider = v.provider and callback_receipts.dedupe_key = v.dedupe_key`.execute(this.db);
+    }
   }
 
   async linkEvent(provider: string, dedupeKey: string, eventId: number): Promise<void> {

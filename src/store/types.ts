@@ -77,8 +77,11 @@ export interface FlowRepository {
   getMany(ids: readonly string[]): Promise<Map<string, Flow>>;
   /** Inserts, or updates the mutable fields of, the flow with `write.id`. */
   save(write: FlowWrite): Promise<Flow>;
-  /** `save` for many flows in one statement per few hundred (batch outcomes); `status` is written as given. */
-  saveMany(writes: readonly FlowWrite[]): Promise<void>;
+  /**
+   * `save` for many flows in one statement per few hundred (batch outcomes); `status` is written as given. At most
+   * one write per id. Returns the rows as saved, in no particular order.
+   */
+  saveMany(writes: readonly FlowWrite[]): Promise<Flow[]>;
   /** Insertion order; `after` is the `seq` of the last flow of the previous page. */
   list(q: { provider?: SignProvider; status?: SignFlowStatus; after?: number; first: number; tenant?: { tenant: string | null } }): Promise<Flow[]>;
 }
@@ -115,7 +118,14 @@ export interface EventRepository {
 export interface ReceiptRepository {
   /** False when this (provider, key) was already received: the callback is a retry. */
   insert(r: { provider: string; dedupeKey: string; body: string; eventId?: number | null }): Promise<boolean>;
+  /**
+   * `insert` for many receipts in one statement per few hundred; returns the ones that were new, as
+   * `provider|dedupeKey`. Receipts with the same provider and key in one call: only the first can be new.
+   */
+  insertMany(rs: readonly { provider: string; dedupeKey: string; body: string }[]): Promise<Set<string>>;
   linkEvent(provider: string, dedupeKey: string, eventId: number): Promise<void>;
+  /** `linkEvent` for many receipts in one statement per few hundred. */
+  linkEvents(links: readonly { provider: string; dedupeKey: string; eventId: number }[]): Promise<void>;
   count(provider?: string): Promise<number>;
   /**
    * Deletes receipts received before `before`; returns how many. A provider retry arriving after its receipt is gone
