@@ -2,6 +2,7 @@ import { createHmac, createPrivateKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { loadAuthConfig, type AuthConfig } from './auth/config';
 import { ConfigError } from './config-error';
+import { loadSecurityConfig, type SecurityConfig } from './security/config';
 
 /**
  * The sample key pair and app id published with the ETC gateway documentation (docs/providers/etc.md). They are public
@@ -116,8 +117,16 @@ export interface Config {
   receiptRetentionDays: number;
   /** Operations one WebSocket may hold at once. */
   wsMaxSubscriptions: number;
+  /** Events older than this many days are deleted; undefined keeps the log forever. */
+  eventRetentionDays?: number;
+  /** Reading open records again from their provider (src/reconcile): tick interval (0: off), staleness, read budget. */
+  reconcile: { intervalMs: number; afterMs: number; readsPerSecond: number };
+  /** Cost limits and rate limits of GraphQL operations (docs/security.md, "Cost limits and rate limits"). */
+  limits: LimitsConfig;
   /** Who may call the API and as whom (docs/security.md). */
   auth: AuthConfig;
+  /** Production mode, introspection, callback verification, caller-given URLs (docs/security.md "Hardening"). */
+  security: SecurityConfig;
   /** Undefined: the provider is not configured; its operations answer PROVIDER_NOT_CONFIGURED. */
   etc?: EtcConfig;
   tencent?: TencentConfig;
@@ -299,7 +308,7 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
   }
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:', 'file:']);
 
-  const config: Omit<Config, 'auth'> = {
+  const config: Omit<Config, 'auth' | 'security'> = {
     port,
     host: read(env, 'HOST') ?? '0.0.0.0',
     publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']),
@@ -314,6 +323,13 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
     // Receipts dedupe provider retries, the longest of which come up to 48 h late (e签宝): 3 days at least.
     receiptRetentionDays: int(env, 'RECEIPT_RETENTION_DAYS', 30, 3),
     wsMaxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
+    eventRetentionDays: read(env, 'EVENT_RETENTION_DAYS') === undefined ? undefined : int(env, 'EVENT_RETENTION_DAYS', 0, 1),
+    reconcile: {
+      intervalMs: int(env, 'RECONCILE_INTERVAL_MS', 300_000, 0),
+      afterMs: int(env, 'RECONCILE_AFTER_MS', 900_000, 0),
+      readsPerSecond: int(env, 'RECONCILE_READS_PER_SECOND', 10, 1, 1000),
+    },
+    limits: loadLimits(env),
   };
 
   const etcSet = ETC_VARIABLES.filter((v) => read(env, v) !== undefined);
@@ -347,8 +363,39 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
   config.yuansfer = loadYuansfer(env, sandbox, sandboxBase);
   config.esign = loadEsign(env, sandbox, sandboxBase);
   config.tencent = loadTencent(env, sandbox, sandboxBase);
+  const security = loadSecurityConfig(env, { sandbox, etc: config.etc, tencent: config.tencent });
   // Last, so a malformed provider variable is named before the (broader) authentication requirement.
-  return { ...config, auth: loadAuthConfig(env, { sandbox, production: read(env, 'NODE_ENV') === 'production' }) };
+  return { ...config, security, auth: loadAuthConfig(env, { sandbox, production: read(env, 'NODE_ENV') === 'production' }) };
+}
+
+export interface LimitsConfig {
+  /** Deepest selection an operation may nest (the standard introspection query is exempt). */
+  maxDepth: number;
+  /** Aliased fields one operation may hold. */
+  maxAliases: number;
+  /** Lexical tokens one document may hold (checked while parsing, before anything else). */
+  maxTokens: number;
+  /** Largest estimated cost of one operation (GraphQL Armor's cost model: objects, scalars, depth, `first`). */
+  maxCost: number;
+  /** Provider read-throughs one operation may cause; the rest answer OPERATION_TOO_COSTLY. */
+  providerReadsPerOperation: number;
+  /** Operations per caller per minute; 0: no rate limit. */
+  rateLimitPerMinute: number;
+  /** Unfinished cancel tasks one caller may have; 0: no bound. */
+  cancelTasksPerCaller: number;
+}
+
+/** GRAPHQL_MAX_*, PROVIDER_READS_PER_OPERATION, RATE_LIMIT_PER_MINUTE, CANCEL_TASKS_PER_CALLER (defaults: docs/security.md). */
+export function loadLimits(env: Env): LimitsConfig {
+  return {
+    maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 12, 1, 1000),
+    maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 30, 0, 100_000),
+    maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 5000, 10, 1_000_000),
+    maxCost: int(env, 'GRAPHQL_MAX_COST', 20_000, 1),
+    providerReadsPerOperation: int(env, 'PROVIDER_READS_PER_OPERATION', 100, 0, 100_000),
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 600, 0),
+    cancelTasksPerCaller: int(env, 'CANCEL_TASKS_PER_CALLER', 10, 0, 10_000),
+  };
 }
 
 const TENCENT_VARIABLES = [
