@@ -115,6 +115,13 @@ describe.each(targets().map((t) => [t.name, t] as const))('event retention (%s)'
     expect(sub.errors).toEqual([]);
   });
 
+  it('after 0 (a client that has seen nothing) replays every event still kept', async () => {
+    const sub = collect<{ signFlowEvents: { id: string } }>(app.ws(), EVENTS, { after: '0' });
+    await waitFor(() => sub.items.length >= 2, { what: 'the replay' });
+    sub.stop();
+    expect(sub.items.map((m) => m.signFlowEvents.id)).toEqual([String(events[2].id), String(events[3].id)]);
+  });
+
   it('the events connection answers CURSOR_EXPIRED for a pruned cursor and pages what is kept otherwise', async () => {
     const expired = await app.gql(CONNECTION, { after: String(events[0].id) });
     expect(expired.errors?.[0]?.extensions).toMatchObject({ code: 'CURSOR_EXPIRED' });
