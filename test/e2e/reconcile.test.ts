@@ -134,6 +134,48 @@ describe.each(variants().map((v) => [v.name, v] as const))('reconciliation (%s)'
     expect(await metricValue(app, 'reconcile_runs_total{outcome="completed"}')).toBeGreaterThan(0);
   }, 60_000);
 
+  it('an INITIATED rescission whose callbacks were dropped ends through SYNC: signed → RESCINDED, rejected → FAILED', async () => {
+    const app = await start({ ...(await variant.env()), ...FAST });
+    const rescind = async (): Promise<{ id: string; flowId: string; agreement: string }> => {
+      const { flowId } = await app.admin<{ flowId: string }>('/esign/flows', { status: 'COMPLETED', signers: 2, fileIds: ['fileA'] });
+      const view = await app.admin<{ signers: Array<{ kind: string; psnId?: string }> }>(`/esign/flows/${flowId}`);
+      const psnId = view.signers.find((x) => x.kind === 'person')!.psnId;
+      const r = await app.gql<{ initiateRescission: { rescission: { id: string; status: string; rescissionFlowId: string } | null; userErrors: unknown[] } }>(
+        `mutation ($input: InitiateRescissionInput!) { initiateRescission(input: $input) { rescission { id status rescissionFlowId } userErrors { code message } } }`,
+        { input: { signFlowId: `ESIGN:${flowId}`, fileIds: ['fileA'], reason: 'WRONG_TERMS', initiator: { person: { psnId } } } },
+      );
+      expect(r.data?.initiateRescission.userErrors).toEqual([]);
+      const rescission = r.data!.initiateRescission.rescission!;
+      expect(rescission.status).toBe('INITIATED');
+      return { id: rescission.id, flowId: `ESIGN:${flowId}`, agreement: rescission.rescissionFlowId };
+    };
+    await app.admin('/faults', { provider: 'esign', kind: 'drop-callback' });
+    const signed = await rescind();
+    const rejected = await rescind();
+    await app.admin(`/esign/flows/${signed.agreement}/transition`, { status: 'COMPLETED' });
+    await app.admin(`/esign/flows/${rejected.agreement}/transition`, { status: 'REJECTED' });
+
+    await waitFor(
+      async () => (await app.services.store.rescissions.get(signed.id))?.status === 'RESCINDED' && (await app.services.store.rescissions.get(rejected.id))?.status === 'FAILED',
+      { timeoutMs: 20_000, what: 'both rescissions to end' },
+    );
+    const events = await app.services.store.events.listAfter(0, { kinds: ['rescission'], subjectIds: [signed.id, rejected.id] }, 10);
+    expect(events.map((e) => [e.subjectId, e.status, e.source])).toEqual(
+      expect.arrayContaining([
+        [signed.id, 'INITIATED', 'MUTATION'],
+        [signed.id, 'RESCINDED', 'SYNC'],
+        [rejected.id, 'INITIATED', 'MUTATION'],
+        [rejected.id, 'FAILED', 'SYNC'],
+      ]),
+    );
+    expect(events).toHaveLength(4);
+    // The original flow of the signed rescission is RESCINDED now (its only file was rescinded); the other stays COMPLETED.
+    expect((await app.services.store.flows.get(signed.flowId))?.status).toBe('RESCINDED');
+    const original = await app.services.store.events.listAfter(0, { subjectIds: [signed.flowId] }, 10);
+    expect(original.at(-1)).toMatchObject({ status: 'RESCINDED', source: 'SYNC' });
+    expect((await app.services.store.flows.get(rejected.flowId))?.status).toBe('COMPLETED');
+  }, 60_000);
+
   it('reads Tencent flows up to 100 per DescribeFlowDetailInfo call', async () => {
     // The timer off, so the one run below sees all 120 flows due at once.
     const app = await start({ ...(await variant.env()), RECONCILE_INTERVAL_MS: '0', RECONCILE_AFTER_MS: '0' });
