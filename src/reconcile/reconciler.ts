@@ -3,7 +3,7 @@ import type { RescissionService } from '../lifecycle/rescission';
 import type { FlowRecorder } from '../lifecycle/recorder';
 import { silentLogger, type Logger } from '../logger';
 import type { ReconcileObserver } from '../observability/metrics';
-import type { RateLimiter } from '../providers/rate-limit';
+import { RateLimitAbortedError, type RateLimiter } from '../providers/rate-limit';
 import type { ProviderRegistry } from '../providers/registry';
 import type { SignFlowProvider } from '../providers/types';
 import type { Due, ReconcileKind } from '../store/reconcile';
@@ -70,6 +70,8 @@ export class Reconciler {
   private timer?: NodeJS.Timeout;
   private running?: Promise<ReconcileReport>;
   private closed = false;
+  /** Ends waits for the read budget when the process shuts down. */
+  private readonly stopping = new AbortController();
   /** Runs this process did and ticks it skipped (another replica held the lease). */
   readonly stats = { runs: 0, skipped: 0 };
 
@@ -119,19 +121,24 @@ export class Reconciler {
     report.ran = true;
     this.stats.runs++;
     try {
-      for (const provider of ['ETC', 'TENCENT_ESS', 'ESIGN'] as const satisfies readonly SignProvider[]) {
-        if (this.closed) break;
-        if (!this.deps.providers.has(provider)) continue;
-        await this.flows(this.deps.providers.get(provider), report);
-      }
-      if (this.deps.rescissions && this.deps.providers.has('ESIGN') && !this.closed) await this.rescissions(this.deps.providers.get('ESIGN'), report);
+      await this.readAll(report);
       this.options.observer?.reconcileRun('completed');
       if (report.read > 0) this.logger.info({ read: report.read, changed: report.changed, failed: report.failed }, 'reconciliation run');
       return report;
     } catch (error) {
+      // Shutting down while waiting for the budget: what was read is recorded, the rest waits for another replica.
+      if (error instanceof RateLimitAbortedError) return report;
       this.options.observer?.reconcileRun('failed');
       throw error;
     }
+  }
+
+  private async readAll(report: ReconcileReport): Promise<void> {
+    for (const provider of ['ETC', 'TENCENT_ESS', 'ESIGN'] as const satisfies readonly SignProvider[]) {
+      if (this.closed) return;
+      if (this.deps.providers.has(provider)) await this.flows(this.deps.providers.get(provider), report);
+    }
+    if (this.deps.rescissions && this.deps.providers.has('ESIGN') && !this.closed) await this.rescissions(this.deps.providers.get('ESIGN'), report);
   }
 
   /** Keeps the lease while a long tick runs; false when it was lost (this replica stops, the other continues). */
@@ -151,7 +158,7 @@ export class Reconciler {
   /** Waits for the budget of `calls` reads at `provider` (a batch provider reads a whole batch in one call). */
   private async budget(provider: SignFlowProvider, batch: number): Promise<void> {
     const calls = provider.batchedFetch ? 1 : batch;
-    await this.deps.limiter.acquire(`reconcile:${provider.provider}`, calls);
+    await this.deps.limiter.acquire(`reconcile:${provider.provider}`, calls, this.stopping.signal);
   }
 
   private async flows(provider: SignFlowProvider, report: ReconcileReport): Promise<void> {
@@ -294,6 +301,7 @@ export class Reconciler {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.stopping.abort();
     await this.running?.catch(() => undefined);
     await this.deps.lease.release().catch((error: unknown) => this.logger.warn({ err: error }, 'reconciliation lease not released'));
     await this.deps.lease.close();

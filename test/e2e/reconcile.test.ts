@@ -262,6 +262,19 @@ describe('reconciliation configuration', () => {
     expect(() => loadConfig({ RECONCILE_READS_PER_SECOND: '0' })).toThrow(/^RECONCILE_READS_PER_SECOND: must be between 1 and 1000/);
   });
 
+  it('a shutdown does not wait for the read budget', async () => {
+    const app = await startTestApp({ env: { RECONCILE_INTERVAL_MS: '0', RECONCILE_AFTER_MS: '0', RECONCILE_READS_PER_SECOND: '1' } });
+    for (let i = 0; i < 40; i++) await app.services.store.flows.save({ id: `ETC:slow${i}`, provider: 'ETC', providerFlowId: `slow${i}`, status: 'SIGNING' });
+    await new Promise((r) => setTimeout(r, 5)); // updated_at strictly before the run's cutoff
+    // 40 ETC reads at 1 per second: the first batch of 20 alone waits about 20 s for its budget.
+    const run = app.reconciler.runOnce();
+    await waitFor(() => app.reconciler.stats.runs === 1, { what: 'the run to start' });
+    const started = Date.now();
+    await app.close();
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await expect(run).resolves.toMatchObject({ ran: true, read: 0 });
+  }, 30_000);
+
   it('RECONCILE_INTERVAL_MS=0 never reads anything', async () => {
     const app = await startTestApp({ env: { RECONCILE_INTERVAL_MS: '0', RECONCILE_AFTER_MS: '0' } });
     try {
