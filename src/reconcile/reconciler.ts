@@ -113,7 +113,15 @@ export class Reconciler {
   private async tick(): Promise<ReconcileReport> {
     const report: ReconcileReport = { ran: false, read: 0, changed: 0, failed: 0 };
     if (this.closed) return report;
-    if (!(await this.deps.lease.acquire(this.leaseTtlMs))) {
+    let held: boolean;
+    try {
+      held = await this.deps.lease.acquire(this.leaseTtlMs);
+    } catch (error) {
+      // The lease's store or Redis is unreachable: nobody can tell who holds it, so nothing runs here.
+      this.options.observer?.reconcileRun('failed');
+      throw error;
+    }
+    if (!held) {
       this.stats.skipped++;
       this.options.observer?.reconcileRun('skipped');
       return report;
@@ -216,11 +224,12 @@ export class Reconciler {
           await this.deps.rescissions.agreementEnded(flow.providerFlowId, snapshot.status, `SYNC:${snapshot.providerStatus}`, snapshot.endedAt ?? null, 'SYNC');
         }
         await this.deps.store.reconcile.forget('signflow', [flow.id]);
+        // No event: the provider's callback recorded the same change a moment earlier (it counts as unchanged).
         if (event) {
           report.changed++;
           this.options.observer?.reconcileRead('signflow', provider.provider, 'changed');
         } else {
-          unchanged.push(flow.id);
+          this.options.observer?.reconcileRead('signflow', provider.provider, 'unchanged');
         }
       }
       if (unchanged.length > 0) {
