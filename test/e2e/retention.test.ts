@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -131,6 +132,17 @@ describe.each(targets().map((t) => [t.name, t] as const))('event retention (%s)'
     const resumed = await app.gql<{ signFlow: { events: { edges: Array<{ cursor: string }> } } }>(CONNECTION, { after: String(events[2].id) });
     expect(resumed.data!.signFlow.events.edges.map((e) => e.cursor)).toEqual([String(events[3].id)]);
   });
+
+  it('the CLI (events --after a pruned id) exits 1 and says how to resume', async () => {
+    const bin = path.resolve(__dirname, '..', '..', 'bin', 'esign-lifecycle.js');
+    const child = spawn(process.execPath, [bin, '--url', app.url, 'events', '--after', String(events[0].id)], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain('CURSOR_EXPIRED');
+    expect(stderr).toContain(`resume with after ${events[1].id} or later`);
+  }, 30_000);
 
   it('autoDebitEvents checks its cursor the same way', async () => {
     const sub = collect(app.ws(), 'subscription ($after: String) { autoDebitEvents(after: $after) { id } }', { after: '1' });
