@@ -436,7 +436,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         await apollo.stop();
         // Background cancel runs stop after the chunk in flight (stored) and release their tasks for resumption.
         await services.cancels.close();
-        // A reconciliation batch in flight finishes; the lease is released so another replica takes over at once.
+        // A provider read in flight finishes (a wait for the read budget is cut short); the lease is released so
+        // another replica takes over at its next tick.
         await reconciler.close();
         await reconcileLimiter.close();
         await limiter?.close();
