@@ -139,7 +139,32 @@ function shots(autoDebitNos: string[]): Shot[] {
       return { path: '/callbacks/yuansfer', body: encode(body, how, headers), headers };
     });
 
-  return [etc, tencent, esign, yuansfer].flatMap((arb, i) => fc.sample(arb, { numRuns: PER_ENDPOINT, seed: SEED + i }));
+  return [etc, tencent, esign, yuansfer].flatMap((arb, i) => fc.sample(arb, { numRuns: PER_ENDPOINT, seed: SEED + i })).concat(genuine(autoDebitNos));
+}
+
+/** A few callbacks every check passes, mixed in so each endpoint's store path runs whatever the seed draws. */
+function genuine(autoDebitNos: string[]): Shot[] {
+  const json = { 'content-type': 'application/json' };
+  return [0, 1, 2].flatMap((i) => {
+    const id = `genuine${SEED}x${i}`;
+    const esignBody = Buffer.from(JSON.stringify({ action: 'SIGN_FLOW_COMPLETE', timestamp: Date.now(), signFlowId: id, signFlowStatus: '2' }));
+    const timestamp = String(Date.now());
+    const tencentBody = tencentEncrypt(JSON.stringify({ MsgId: `${id}-msg`, MsgType: 'FlowStatusChange', MsgVersion: 'ThirdPartyApp', MsgData: { FlowId: id, FlowCallbackStatus: 4 } }));
+    return [
+      { path: `/callbacks/etc?token=${ETC_SECRET}`, body: Buffer.from(JSON.stringify({ sign_end_time: '2021-03-22 18:24:29', sign_flow_status: '2', sign_flow_id: id, sign_file_url: '' })), headers: json },
+      { path: '/callbacks/tencent-ess', body: tencentBody, headers: { ...json, 'content-signature': `sha256=${createHmac('sha256', TENCENT_TOKEN).update(tencentBody).digest('hex')}` } },
+      {
+        path: '/callbacks/esign',
+        body: esignBody,
+        headers: { ...json, 'X-Tsign-Open-App-Id': APP_ID, 'X-Tsign-Open-TIMESTAMP': timestamp, 'X-Tsign-Open-SIGNATURE': createHmac('sha256', APP_SECRET).update(timestamp).update(esignBody).digest('hex') },
+      },
+      {
+        path: '/callbacks/yuansfer',
+        body: Buffer.from(form(signed({ autoDebitNo: autoDebitNos[i]!, autoReference: id, vendor: 'gcash', time: chinaTime(Date.now()) }))),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      },
+    ];
+  });
 }
 
 describe(`callback endpoints under fuzzing (${4 * PER_ENDPOINT} generated bodies, seed ${SEED})`, () => {
