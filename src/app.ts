@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { Authenticator } from './auth/authenticator';
@@ -17,11 +18,17 @@ import { EventFeed } from './events/feed';
 import { createNotifier, type Notifier } from './events/notifier';
 import { auditPlugin } from './graphql/audit';
 import { createContext, type Context, type Services } from './graphql/context';
+import { corsMiddleware } from './graphql/cors';
 import { formatError } from './graphql/errors';
+import { IDE_ASSETS_PATH, ideAssetsRouter, ideHeaders, ideLandingPagePlugin, loadIdeConfig } from './graphql/ide';
 import { observeGraphqlWs, operationLogPlugin } from './graphql/observability';
 import { ownOrigins } from './graphql/origins';
+import { limitRules, parseOptions } from './graphql/limits';
 import { jsonStatusPlugin } from './graphql/over-http';
+import { createOperationRateLimiter } from './graphql/rate-limit';
 import { buildFederatedSchema } from './graphql/schema';
+import { sseHandler } from './graphql/sse';
+import { subscriptionOverHttpPlugin } from './graphql/subscription-over-http';
 import { attachWebSocket } from './graphql/websocket';
 import { AutoDebitRecorder, AutoDebitService } from './lifecycle/autodebit';
 import { CancelService, type BatchCancelProvider, type CancelServiceOptions } from './lifecycle/cancel';
@@ -40,7 +47,11 @@ import { InMemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './provi
 import { ProviderRegistry } from './providers/registry';
 import { TencentClient } from './providers/tencent/client';
 import { YuansferClient } from './providers/yuansfer/client';
+import { RedisLease, StoreLease } from './reconcile/lease';
+import { Reconciler, type ReconcilerOptions } from './reconcile/reconciler';
 import { createSandbox, type Sandbox, type SandboxOptions } from './sandbox';
+import { stateFilePath } from './sandbox/state-file';
+import { emulatedProviders, resetSandboxRecords } from './sandbox/store-reset';
 import { securityWarnings } from './security/config';
 import { jsonErrorHandler, notFoundHandler } from './security/http-errors';
 import { introspectionRules } from './security/introspection';
@@ -50,8 +61,10 @@ export interface StartOptions {
   /** The environment to configure from (README "Configuration"). */
   env?: Record<string, string | undefined>;
   logger?: Logger;
-  /** Test hooks for the in-process sandbox (fast callback retries, a fake clock). */
+  /** Test hooks for the in-process sandbox (fast callback retries, a fake clock, `stateFile`). */
   sandbox?: Partial<Omit<SandboxOptions, 'callbackUrl'>>;
+  /** Demo data for the in-process sandbox: put in place when no saved state exists, and after each reset. */
+  sandboxSeed?: SandboxOptions['seed'];
   idempotency?: IdempotencyOptions;
   /** How often each replica re-reads the event log when no wake-up came. */
   pollIntervalMs?: number;
@@ -59,6 +72,8 @@ export interface StartOptions {
   onStoreQuery?: StoreOptions['onQuery'];
   /** Batch-cancel tuning (poll interval, deadline, concurrency); tests shorten them. */
   cancel?: Omit<CancelServiceOptions, 'logger'>;
+  /** Reconciliation tuning beyond the environment (backoff, per-run limit); tests shorten them. */
+  reconcile?: Pick<ReconcilerOptions, 'backoff' | 'perRunLimit'>;
 }
 
 export interface RunningApp {
@@ -70,6 +85,8 @@ export interface RunningApp {
   wsUrl: string;
   services: Services;
   sandbox?: Sandbox;
+  /** Reads stale open records again from their provider (docs/operations.md, "Reconciliation"). */
+  reconciler: Reconciler;
   /** Graceful: stop accepting, finish in-flight work, close subscriptions, release resources. */
   close(): Promise<void>;
 }
@@ -87,6 +104,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const config = loadConfig(options.env ?? process.env, () => `${localBase()}/sandbox`);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const observability = loadObservabilityConfig(options.env ?? process.env);
+  const ide = loadIdeConfig(options.env ?? process.env);
   // Counted even with METRICS=off (cheap); only the endpoint is off then.
   const metrics = new AppMetrics();
 
@@ -149,6 +167,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, { ...options.cancel, logger }),
     logger,
     partyClaims: config.auth.partyClaims,
+    limits: config.limits,
     defaultParties: {
       tencentAgent: config.tencent && { proxyOrganizationOpenId: config.tencent.proxyOrganizationOpenId, proxyOperatorOpenId: config.tencent.proxyOperatorOpenId },
       yuansfer: config.yuansfer && { merchantNo: config.yuansfer.merchantNo, storeNo: config.yuansfer.storeNo },
@@ -167,6 +186,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const httpServer = http.createServer(app);
   const schema = await buildFederatedSchema();
 
+  // RATE_LIMIT_PER_MINUTE: one count per caller for HTTP and WebSocket operations, in Redis when REDIS_URL is set.
+  const rateLimiter = createOperationRateLimiter({ perMinute: config.limits.rateLimitPerMinute, redisUrl: config.redisUrl, logger });
   const allowedOrigins = () => [...ownOrigins(listeningPort, config.publicUrl), ...config.auth.corsOrigins];
   const wsCleanup = attachWebSocket(httpServer, {
     path: '/graphql',
@@ -175,6 +196,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     authenticator,
     allowedOrigins,
     maxSubscriptions: config.wsMaxSubscriptions,
+    limits: config.limits,
+    rateLimiter,
     maxPayloadBytes: 64 * 1024,
     connectionInitWaitTimeoutMs: 3_000,
     logger,
@@ -189,7 +212,9 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     schema,
     // INTROSPECTION=off is a validation rule (src/security/introspection.ts), the same one the WebSocket runs.
     introspection: true,
-    validationRules: introspectionRules(config.security.introspection),
+    // Depth, aliases, tokens and cost: an operation over a limit is refused before any resolver runs (docs/security.md).
+    validationRules: [...limitRules(config.limits), ...introspectionRules(config.security.introspection)],
+    parseOptions: parseOptions(config.limits),
     formatError: (formatted, error) => formatError(formatted, error, logger, { production: observability.production, suggestions: config.security.suggestions }),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
@@ -197,6 +222,9 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       ApolloServerPluginInlineTraceDisabled(),
       // GraphQL over HTTP: request errors answered as application/json get 200 (see over-http.ts).
       jsonStatusPlugin(),
+      subscriptionOverHttpPlugin(),
+      // The IDE at GET /graphql, every asset served here (src/graphql/ide.ts); IDE=off (default in production) serves none.
+      ide.enabled ? ideLandingPagePlugin({ endpoint: '/graphql' }) : ApolloServerPluginLandingPageDisabled(),
       auditPlugin(logger),
       operationLogPlugin({ logger, metrics }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
@@ -234,7 +262,10 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const observed = { logger, metrics };
   const callback = (provider: keyof typeof CALLBACK_BODY_LIMITS, handler: express.RequestHandler) =>
     observeCallback(provider, observed, withCallbackBody(CALLBACK_BODY_LIMITS[provider], handler));
-  app.post(CALLBACK_PATHS.etc, callback('ETC', etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, logger })));
+  app.post(
+    CALLBACK_PATHS.etc,
+    callback('ETC', etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, sandboxToken: config.etc?.sandboxCallbackToken, logger })),
+  );
   app.post(
     CALLBACK_PATHS.esign,
     callback(
@@ -248,12 +279,44 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   }
   app.post(CALLBACK_PATHS.yuansfer, callback('YUANSFER', yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger })));
 
+  if (ide.enabled) {
+    app.get('/', (_req, res) => res.redirect(302, '/graphql'));
+    app.use(IDE_ASSETS_PATH, ideAssetsRouter());
+  }
+  const cors = corsMiddleware(config.auth.corsOrigins);
+  const authenticateHttp = async (req: express.Request) => authenticator.authenticate(httpCredentials(req));
+  app.options('/graphql/stream', cors);
+  app.post(
+    '/graphql/stream',
+    cors,
+    ...sseHandler({
+      schema,
+      services,
+      // The same caller and the same per-caller budget as POST /graphql.
+      authenticate: async (req) => {
+        const caller = await authenticateHttp(req);
+        await rateLimiter.consume(caller);
+        return caller;
+      },
+      allowedOrigins,
+      validationRules: [...limitRules(config.limits), ...introspectionRules(config.security.introspection)],
+      logger,
+      production: observability.production,
+      suggestions: config.security.suggestions,
+    }),
+  );
   app.use(
     '/graphql',
+    cors,
+    ideHeaders(),
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
       // The caller is verified once here, at the edge; resolvers only ever see ctx.caller.
-      context: async ({ req }) => createContext(services, await authenticator.authenticate(httpCredentials(req))),
+      context: async ({ req }) => {
+        const caller = await authenticateHttp(req);
+        await rateLimiter.consume(caller);
+        return createContext(services, caller);
+      },
     }),
   );
 
@@ -276,13 +339,22 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
             callbackToken: config.tencent.callbackToken ?? null,
           }
         : {};
+    const emulated = emulatedProviders(config);
     sandbox = createSandbox({
+      stateFile: stateFilePath(config.dataDir),
+      seed: options.sandboxSeed,
+      access: { token: config.sandboxAdminToken },
+      // A reset also forgets what the store holds about the emulated providers (src/sandbox/store-reset.ts).
+      onReset: async () => {
+        await resetSandboxRecords(store, emulated);
+      },
       ...options.sandbox,
       tencent: { ...tencentAccount, ...options.sandbox?.tencent },
       logger: options.sandbox?.logger ?? logger.child({ component: 'sandbox' }),
       callbackUrl: (provider) => {
         const url = new URL(`${publicUrl}${CALLBACK_PATHS[provider]}`);
-        if (provider === 'etc' && config.etc?.callbackSecret) url.searchParams.set('token', config.etc.callbackSecret);
+        // Only the emulated ETC's own token, never ETC_CALLBACK_SECRET itself; a really configured ETC gets none.
+        if (provider === 'etc' && config.etc?.sandboxCallbackToken) url.searchParams.set('token', config.etc.sandboxCallbackToken);
         return url.toString();
       },
     });
@@ -293,6 +365,24 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   app.use(jsonErrorHandler(logger));
   // Resumes cancel tasks a stopped process left running (the sandbox, when on, is reachable from here on).
   services.cancels.start();
+  const reconcileLimiter = config.redisUrl
+    ? new RedisRateLimiter(config.redisUrl, { ratePerSecond: config.reconcile.readsPerSecond, burst: 1 }, 'esign:ratelimit:', logger)
+    : new InMemoryRateLimiter({ ratePerSecond: config.reconcile.readsPerSecond, burst: 1 });
+  const reconciler = new Reconciler(
+    {
+      store,
+      providers,
+      recorder,
+      rescissions: esign ? services.rescissions : undefined,
+      // Replicas sharing a database share the lease; another deployment on the same Redis has its own key.
+      lease: config.redisUrl
+        ? new RedisLease(config.redisUrl, `esign:lease:reconcile:${createHash('sha256').update(config.databaseUrl ?? config.dataDir).digest('hex').slice(0, 16)}`, undefined, logger)
+        : new StoreLease(store.leases, 'reconcile'),
+      limiter: reconcileLimiter,
+    },
+    { ...config.reconcile, ...options.reconcile, logger: logger.child({ component: 'reconcile' }), observer: metrics },
+  );
+  reconciler.start();
 
   logger.info({ url: localBase(), publicUrl: redactUrl(publicUrl), sandbox: config.sandbox, store: store.dialect, pubsub: config.redisUrl ? 'redis' : 'in-process' }, 'listening');
 
@@ -305,7 +395,13 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       ['expired idempotency keys', () => store.operations.purgeExpired()],
       ['old callback receipts', () => store.receipts.purgeOlderThan(new Date(now - config.receiptRetentionDays * 86_400_000))],
       ['unclaimed provider task results', () => store.cancelTasks.purgeEarlyResults(new Date(now - 86_400_000))],
+      // Reconciliation bookkeeping of records no longer read (settled) for a week.
+      ['idle reconciliation state', () => store.reconcile.purgeIdle(new Date(now - 7 * 86_400_000))],
     ];
+    if (config.eventRetentionDays !== undefined) {
+      const days = config.eventRetentionDays;
+      jobs.push(['old events', () => store.events.purgeOlderThan(new Date(now - days * 86_400_000))]);
+    }
     for (const [what, job] of jobs) {
       try {
         const deleted = await job();
@@ -330,6 +426,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     wsUrl: `ws://127.0.0.1:${listeningPort}/graphql`,
     services,
     sandbox,
+    reconciler,
     close() {
       closing ??= (async () => {
         draining = true;
@@ -339,7 +436,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         await apollo.stop();
         // Background cancel runs stop after the chunk in flight (stored) and release their tasks for resumption.
         await services.cancels.close();
+        // A reconciliation batch in flight finishes; the lease is released so another replica takes over at once.
+        await reconciler.close();
+        await reconcileLimiter.close();
         await limiter?.close();
+        await rateLimiter.close();
         await sandbox?.close();
         await feed.close();
         providers.close();

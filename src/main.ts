@@ -35,7 +35,7 @@ function banner(app: RunningApp): string {
   ];
   if (app.sandbox) {
     lines.push(
-      `  Sandbox      ${app.url}/sandbox   (demo ETC flows: ${DEMO_FLOWS.map((f) => f.flowId.slice(0, 8)).join(', ')})`,
+      `  Sandbox      ${app.url}/sandbox   (console; demo ETC flows: ${DEMO_FLOWS.map((f) => f.flowId.slice(0, 8)).join(', ')})`,
       '',
       '  Try it:',
       `    curl -s ${app.graphqlUrl} -H 'content-type: application/json' \\`,
@@ -54,16 +54,19 @@ async function main(): Promise<void> {
   const logger = createLogger();
   let app: RunningApp;
   try {
-    app = await startApp({ logger });
+    // The demo flows go in when the sandbox starts with no saved state (DATA_DIR/sandbox.json) and after a reset.
+    app = await startApp({
+      logger,
+      sandboxSeed: (sandbox) => {
+        for (const flow of DEMO_FLOWS) sandbox.etc.createFlow({ flowId: flow.flowId, status: flow.status });
+      },
+    });
   } catch (error) {
     if (error instanceof ConfigError) {
       logger.fatal(`configuration error: ${error.message}`);
       process.exit(2);
     }
     throw error;
-  }
-  if (app.sandbox) {
-    for (const flow of DEMO_FLOWS) app.sandbox.etc.createFlow({ flowId: flow.flowId, status: flow.status });
   }
   process.stdout.write(banner(app));
 

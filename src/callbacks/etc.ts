@@ -74,9 +74,16 @@ export function etcTokenMatches(secret: string | undefined, token: unknown): boo
  * POST /callbacks/etc. Answers `{"response_code":"000"}` only after the event is committed; anything else makes
  * the platform retry (3 times), so a failure to store answers 500 rather than lose the callback.
  */
-export function etcCallbackHandler(deps: { recorder: FlowRecorder; secret?: string; logger: Logger }): RequestHandler {
+export function etcCallbackHandler(deps: {
+  recorder: FlowRecorder;
+  secret?: string;
+  /** Also accepted when `secret` is set: the emulated ETC's own token (the sandbox never holds the secret). */
+  sandboxToken?: string;
+  logger: Logger;
+}): RequestHandler {
   return async (req, res) => {
-    if (!etcTokenMatches(deps.secret, req.query.token)) {
+    const tokenOk = etcTokenMatches(deps.secret, req.query.token) || (deps.sandboxToken !== undefined && etcTokenMatches(deps.sandboxToken, req.query.token));
+    if (!tokenOk) {
       res.status(401).json({ response_code: '401', message: 'token: missing or wrong callback token in the URL' });
       return;
     }

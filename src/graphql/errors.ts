@@ -33,6 +33,14 @@ const KNOWN_CODES = new Set([
   'FORBIDDEN',
   'SERVICE_UNAVAILABLE',
   'TOO_MANY_SUBSCRIPTIONS',
+  // A resume cursor below what event retention kept (src/graphql/cursor.ts).
+  'CURSOR_EXPIRED',
+  // A malformed id argument (src/graphql/ids.ts); a subscription sent where only queries and mutations run.
+  'INVALID_ID',
+  'SUBSCRIPTION_OVER_HTTP',
+  // Cost limits and rate limits (src/graphql/limits.ts, src/graphql/rate-limit.ts): the message names the limit.
+  'OPERATION_TOO_COSTLY',
+  'RATE_LIMITED',
   ...Object.values(PROVIDER_ERROR_CODES),
 ]);
 

@@ -392,7 +392,7 @@ export class RescissionService {
    */
   async recordRescinded(report: RescissionReport): Promise<RescissionRecordResult> {
     const result = await this.deps.rescissions.record(report);
-    await this.settleOriginal(report.signFlow, report.occurredAt ?? null);
+    await this.settleOriginal(report.signFlow, report.occurredAt ?? null, report.source);
     return result;
   }
 
@@ -406,7 +406,7 @@ export class RescissionService {
   }
 
   /** Marks the original flow RESCINDED when the rescinded files cover all of its files. */
-  private async settleOriginal(ref: FlowRef, occurredAt: Date | null): Promise<void> {
+  private async settleOriginal(ref: FlowRef, occurredAt: Date | null, source: EventSource): Promise<void> {
     const id = flowId(ref);
     let files = fileIdsOf(await this.deps.store.flows.get(id));
     if (!files) {
@@ -429,7 +429,7 @@ export class RescissionService {
     );
     // With no file list at all (e签宝 no longer knows the flow), the rescission is taken to cover the flow.
     if (files && !files.every((f) => rescinded.has(f))) return;
-    await this.deps.flows.record({ ref, status: 'RESCINDED', providerStatus: RESCINDED_PROVIDER_STATUS, source: 'CALLBACK', occurredAt });
+    await this.deps.flows.record({ ref, status: 'RESCINDED', providerStatus: RESCINDED_PROVIDER_STATUS, source, occurredAt });
   }
 
   private async resync(ref: FlowRef, loader: FlowLoader): Promise<void> {
