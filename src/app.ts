@@ -70,6 +70,8 @@ export interface RunningApp {
   wsUrl: string;
   services: Services;
   sandbox?: Sandbox;
+  /** The IDE is served at GET /graphql (IDE, off by default in production). */
+  ide: boolean;
   /** Graceful: stop accepting, finish in-flight work, close subscriptions, release resources. */
   close(): Promise<void>;
 }
@@ -334,6 +336,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     wsUrl: `ws://127.0.0.1:${listeningPort}/graphql`,
     services,
     sandbox,
+    ide: ide.enabled,
     close() {
       closing ??= (async () => {
         draining = true;

@@ -24,12 +24,25 @@ function authLine(app: RunningApp): string {
   return `bearer JWT required: ${ways.join(', ')}`;
 }
 
+/** The message for a port another process holds (EADDRINUSE): which port, and how to pick another. */
+export function portInUse(error: unknown): string | undefined {
+  const e = error as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (e?.code !== 'EADDRINUSE') return undefined;
+  const port = e.port ?? Number(process.env.PORT ?? 4000);
+  return (
+    `port ${port} is already in use${e.address ? ` on ${e.address}` : ''}: another program (perhaps another npm start) is listening there. ` +
+    `Stop it, or pick another port: PORT=${port === 65535 ? 4001 : port + 1} npm start (PORT=0 picks a free one)`
+  );
+}
+
 function banner(app: RunningApp): string {
   const query = `{ signFlow(id: "ETC:${DEMO_FLOWS[0].flowId}") { id status providerStatus updatedAt } }`;
   const lines = [
     '',
+    ...(app.ide ? [`  IDE          ${app.graphqlUrl}   (GraphiQL: open it in a browser)`] : []),
     `  GraphQL      ${app.graphqlUrl}`,
     `  WebSocket    ${app.wsUrl}  (graphql-transport-ws)`,
+    `  SSE          ${app.graphqlUrl}/stream  (graphql-sse, for clients without WebSockets)`,
     `  Health       ${app.url}/healthz   ${app.url}/readyz`,
     `  Auth         ${authLine(app)}`,
   ];
@@ -59,6 +72,12 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) {
       logger.fatal(`configuration error: ${error.message}`);
       process.exit(2);
+    }
+    const busy = portInUse(error);
+    if (busy) {
+      logger.fatal(busy);
+      process.stderr.write(`\n${busy}\n\n`);
+      process.exit(1);
     }
     throw error;
   }
