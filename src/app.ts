@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
@@ -6,6 +7,7 @@ import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDis
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { Authenticator } from './auth/authenticator';
+import { CALLBACK_BODY_LIMITS, withCallbackBody } from './callbacks/body';
 import { esignCallbackHandler } from './callbacks/esign';
 import { etcCallbackHandler } from './callbacks/etc';
 import { observeCallback } from './callbacks/observe';
@@ -21,7 +23,9 @@ import { formatError } from './graphql/errors';
 import { IDE_ASSETS_PATH, ideAssetsRouter, ideHeaders, ideLandingPagePlugin, loadIdeConfig } from './graphql/ide';
 import { observeGraphqlWs, operationLogPlugin } from './graphql/observability';
 import { ownOrigins } from './graphql/origins';
+import { limitRules, parseOptions } from './graphql/limits';
 import { jsonStatusPlugin } from './graphql/over-http';
+import { createOperationRateLimiter } from './graphql/rate-limit';
 import { buildFederatedSchema } from './graphql/schema';
 import { sseHandler } from './graphql/sse';
 import { subscriptionOverHttpPlugin } from './graphql/subscription-over-http';
@@ -43,15 +47,24 @@ import { InMemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './provi
 import { ProviderRegistry } from './providers/registry';
 import { TencentClient } from './providers/tencent/client';
 import { YuansferClient } from './providers/yuansfer/client';
+import { RedisLease, StoreLease } from './reconcile/lease';
+import { Reconciler, type ReconcilerOptions } from './reconcile/reconciler';
 import { createSandbox, type Sandbox, type SandboxOptions } from './sandbox';
+import { stateFilePath } from './sandbox/state-file';
+import { emulatedProviders, resetSandboxRecords } from './sandbox/store-reset';
+import { securityWarnings } from './security/config';
+import { jsonErrorHandler, notFoundHandler } from './security/http-errors';
+import { introspectionRules } from './security/introspection';
 import { openStore, type SqlStore, type StoreOptions } from './store';
 
 export interface StartOptions {
   /** The environment to configure from (README "Configuration"). */
   env?: Record<string, string | undefined>;
   logger?: Logger;
-  /** Test hooks for the in-process sandbox (fast callback retries, a fake clock). */
+  /** Test hooks for the in-process sandbox (fast callback retries, a fake clock, `stateFile`). */
   sandbox?: Partial<Omit<SandboxOptions, 'callbackUrl'>>;
+  /** Demo data for the in-process sandbox: put in place when no saved state exists, and after each reset. */
+  sandboxSeed?: SandboxOptions['seed'];
   idempotency?: IdempotencyOptions;
   /** How often each replica re-reads the event log when no wake-up came. */
   pollIntervalMs?: number;
@@ -59,6 +72,8 @@ export interface StartOptions {
   onStoreQuery?: StoreOptions['onQuery'];
   /** Batch-cancel tuning (poll interval, deadline, concurrency); tests shorten them. */
   cancel?: Omit<CancelServiceOptions, 'logger'>;
+  /** Reconciliation tuning beyond the environment (backoff, per-run limit); tests shorten them. */
+  reconcile?: Pick<ReconcilerOptions, 'backoff' | 'perRunLimit'>;
 }
 
 export interface RunningApp {
@@ -72,6 +87,8 @@ export interface RunningApp {
   sandbox?: Sandbox;
   /** The IDE is served at GET /graphql (IDE, off by default in production). */
   ide: boolean;
+  /** Reads stale open records again from their provider (docs/operations.md, "Reconciliation"). */
+  reconciler: Reconciler;
   /** Graceful: stop accepting, finish in-flight work, close subscriptions, release resources. */
   close(): Promise<void>;
 }
@@ -135,6 +152,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     autoDebits: new AutoDebitService(store, yuansfer, new AutoDebitRecorder(store, feed), idempotency, {
       logger,
       ipnUrl: () => `${config.publicUrl ?? localBase()}${CALLBACK_PATHS.yuansfer}`,
+      redirectUrls: config.security.redirectUrls,
     }),
     rescissions: new RescissionService({
       store,
@@ -144,11 +162,14 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       idempotency,
       // In sandbox mode the emulator's callback URL for e签宝 is this same address.
       defaultNotifyUrl: () => `${config.publicUrl ?? localBase()}${CALLBACK_PATHS.esign}`,
+      // This API's own callback address is always a valid notifyUrl.
+      notifyUrls: () => ({ ...config.security.notifyUrls, origins: [...config.security.notifyUrls.origins, new URL(config.publicUrl ?? localBase()).origin] }),
       logger,
     }),
     cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, { ...options.cancel, logger }),
     logger,
     partyClaims: config.auth.partyClaims,
+    limits: config.limits,
     defaultParties: {
       tencentAgent: config.tencent && { proxyOrganizationOpenId: config.tencent.proxyOrganizationOpenId, proxyOperatorOpenId: config.tencent.proxyOperatorOpenId },
       yuansfer: config.yuansfer && { merchantNo: config.yuansfer.merchantNo, storeNo: config.yuansfer.storeNo },
@@ -158,6 +179,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   if (config.auth.explicitlyOff) {
     logger.warn('AUTH=off: every caller may do everything in every tenant; never run like this where the API can be reached by others');
   }
+  for (const warning of securityWarnings(config.security, config)) logger.warn(warning);
   metrics.setSources({ subscriptions: () => feed.subscriberCount, cancelTasks: () => services.cancels.activity() });
 
   const app = express();
@@ -166,6 +188,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const httpServer = http.createServer(app);
   const schema = await buildFederatedSchema();
 
+  // RATE_LIMIT_PER_MINUTE: one count per caller for HTTP and WebSocket operations, in Redis when REDIS_URL is set.
+  const rateLimiter = createOperationRateLimiter({ perMinute: config.limits.rateLimitPerMinute, redisUrl: config.redisUrl, logger });
   const allowedOrigins = () => [...ownOrigins(listeningPort, config.publicUrl), ...config.auth.corsOrigins];
   const wsCleanup = attachWebSocket(httpServer, {
     path: '/graphql',
@@ -174,18 +198,26 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     authenticator,
     allowedOrigins,
     maxSubscriptions: config.wsMaxSubscriptions,
+    limits: config.limits,
+    rateLimiter,
     maxPayloadBytes: 64 * 1024,
     connectionInitWaitTimeoutMs: 3_000,
     logger,
     production: observability.production,
+    suggestions: config.security.suggestions,
+    validationRules: introspectionRules(config.security.introspection),
     // Request ids, log lines and metrics per subscribe message (src/graphql/observability.ts).
     wrap: (serverOptions) => observeGraphqlWs({ logger, metrics }, serverOptions),
   });
 
   const apollo = new ApolloServer<BaseContext & Context>({
     schema,
+    // INTROSPECTION=off is a validation rule (src/security/introspection.ts), the same one the WebSocket runs.
     introspection: true,
-    formatError: (formatted, error) => formatError(formatted, error, logger, { production: observability.production }),
+    // Depth, aliases, tokens and cost: an operation over a limit is refused before any resolver runs (docs/security.md).
+    validationRules: [...limitRules(config.limits), ...introspectionRules(config.security.introspection)],
+    parseOptions: parseOptions(config.limits),
+    formatError: (formatted, error) => formatError(formatted, error, logger, { production: observability.production, suggestions: config.security.suggestions }),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Traces are for Apollo's hosted reporting, which a self-hosted subgraph does not use.
@@ -212,33 +244,42 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       res.status(503).json({ status: 'shutting down' });
       return;
     }
-    try {
-      await Promise.all([store.ping(), notifier.ping()]);
-      res.json({ status: 'ready' });
-    } catch (error) {
-      res.status(503).json({ status: 'unavailable', reason: (error as Error).message });
-    }
+    // Which dependency is down, never why: error texts carry host names, addresses and versions. The log has them.
+    const check = (name: string, ping: () => Promise<unknown>) =>
+      ping().then(
+        () => 'ok' as const,
+        (error: unknown) => {
+          logger.warn({ err: error, dependency: name }, 'readiness check failed');
+          return 'unavailable' as const;
+        },
+      );
+    const [storeState, pubsubState] = await Promise.all([check('store', () => store.ping()), check('pubsub', () => notifier.ping())]);
+    const ready = storeState === 'ok' && pubsubState === 'ok';
+    res.status(ready ? 200 : 503).json(ready ? { status: 'ready' } : { status: 'unavailable', checks: { store: storeState, pubsub: pubsubState } });
   });
 
   if (observability.metrics) app.get('/metrics', metricsHandler(metrics, observability.metricsToken));
 
-  const raw = express.raw({ type: () => true, limit: '1mb' });
+  // Each receiver reads at most its provider's largest real body (src/callbacks/body.ts), inside its observation.
   const observed = { logger, metrics };
-  app.post(CALLBACK_PATHS.etc, raw, observeCallback('ETC', observed, etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, logger })));
+  const callback = (provider: keyof typeof CALLBACK_BODY_LIMITS, handler: express.RequestHandler) =>
+    observeCallback(provider, observed, withCallbackBody(CALLBACK_BODY_LIMITS[provider], handler));
+  app.post(
+    CALLBACK_PATHS.etc,
+    callback('ETC', etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, sandboxToken: config.etc?.sandboxCallbackToken, logger })),
+  );
   app.post(
     CALLBACK_PATHS.esign,
-    raw,
-    observeCallback(
+    callback(
       'ESIGN',
-      observed,
       esignCallbackHandler({ recorder, rescissions: services.rescissions, credentials: config.esign && { appId: config.esign.appId, appSecret: config.esign.appSecret }, logger }),
     ),
   );
   if (config.tencent) {
     const secrets = { callbackKey: config.tencent.callbackKey, callbackToken: config.tencent.callbackToken };
-    app.post(CALLBACK_PATHS.tencent, raw, observeCallback('TENCENT_ESS', observed, tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger })));
+    app.post(CALLBACK_PATHS.tencent, callback('TENCENT_ESS', tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger })));
   }
-  app.post(CALLBACK_PATHS.yuansfer, raw, observeCallback('YUANSFER', observed, yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger })));
+  app.post(CALLBACK_PATHS.yuansfer, callback('YUANSFER', yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger })));
 
   if (ide.enabled) {
     app.get('/', (_req, res) => res.redirect(302, '/graphql'));
@@ -250,7 +291,21 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   app.post(
     '/graphql/stream',
     cors,
-    ...sseHandler({ schema, services, authenticate: authenticateHttp, allowedOrigins, logger, production: observability.production }),
+    ...sseHandler({
+      schema,
+      services,
+      // The same caller and the same per-caller budget as POST /graphql.
+      authenticate: async (req) => {
+        const caller = await authenticateHttp(req);
+        await rateLimiter.consume(caller);
+        return caller;
+      },
+      allowedOrigins,
+      validationRules: [...limitRules(config.limits), ...introspectionRules(config.security.introspection)],
+      logger,
+      production: observability.production,
+      suggestions: config.security.suggestions,
+    }),
   );
   app.use(
     '/graphql',
@@ -259,7 +314,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
       // The caller is verified once here, at the edge; resolvers only ever see ctx.caller.
-      context: async ({ req }) => createContext(services, await authenticateHttp(req)),
+      context: async ({ req }) => {
+        const caller = await authenticateHttp(req);
+        await rateLimiter.consume(caller);
+        return createContext(services, caller);
+      },
     }),
   );
 
@@ -282,23 +341,50 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
             callbackToken: config.tencent.callbackToken ?? null,
           }
         : {};
+    const emulated = emulatedProviders(config);
     sandbox = createSandbox({
+      stateFile: stateFilePath(config.dataDir),
+      seed: options.sandboxSeed,
+      access: { token: config.sandboxAdminToken },
+      // A reset also forgets what the store holds about the emulated providers (src/sandbox/store-reset.ts).
+      onReset: async () => {
+        await resetSandboxRecords(store, emulated);
+      },
       ...options.sandbox,
       tencent: { ...tencentAccount, ...options.sandbox?.tencent },
       logger: options.sandbox?.logger ?? logger.child({ component: 'sandbox' }),
       callbackUrl: (provider) => {
         const url = new URL(`${publicUrl}${CALLBACK_PATHS[provider]}`);
-        if (provider === 'etc' && config.etc?.callbackSecret) url.searchParams.set('token', config.etc.callbackSecret);
+        // Only the emulated ETC's own token, never ETC_CALLBACK_SECRET itself; a really configured ETC gets none.
+        if (provider === 'etc' && config.etc?.sandboxCallbackToken) url.searchParams.set('token', config.etc.sandboxCallbackToken);
         return url.toString();
       },
     });
     app.use('/sandbox', sandbox.router);
   }
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found' });
-  });
+  // Every answer is JSON: unknown routes, unreadable bodies and anything thrown (src/security/http-errors.ts).
+  app.use(notFoundHandler());
+  app.use(jsonErrorHandler(logger));
   // Resumes cancel tasks a stopped process left running (the sandbox, when on, is reachable from here on).
   services.cancels.start();
+  const reconcileLimiter = config.redisUrl
+    ? new RedisRateLimiter(config.redisUrl, { ratePerSecond: config.reconcile.readsPerSecond, burst: 1 }, 'esign:ratelimit:', logger)
+    : new InMemoryRateLimiter({ ratePerSecond: config.reconcile.readsPerSecond, burst: 1 });
+  const reconciler = new Reconciler(
+    {
+      store,
+      providers,
+      recorder,
+      rescissions: esign ? services.rescissions : undefined,
+      // Replicas sharing a database share the lease; another deployment on the same Redis has its own key.
+      lease: config.redisUrl
+        ? new RedisLease(config.redisUrl, `esign:lease:reconcile:${createHash('sha256').update(config.databaseUrl ?? config.dataDir).digest('hex').slice(0, 16)}`, undefined, logger)
+        : new StoreLease(store.leases, 'reconcile'),
+      limiter: reconcileLimiter,
+    },
+    { ...config.reconcile, ...options.reconcile, logger: logger.child({ component: 'reconcile' }), observer: metrics },
+  );
+  reconciler.start();
 
   logger.info({ url: localBase(), publicUrl: redactUrl(publicUrl), sandbox: config.sandbox, store: store.dialect, pubsub: config.redisUrl ? 'redis' : 'in-process' }, 'listening');
 
@@ -311,7 +397,13 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       ['expired idempotency keys', () => store.operations.purgeExpired()],
       ['old callback receipts', () => store.receipts.purgeOlderThan(new Date(now - config.receiptRetentionDays * 86_400_000))],
       ['unclaimed provider task results', () => store.cancelTasks.purgeEarlyResults(new Date(now - 86_400_000))],
+      // Reconciliation bookkeeping of records no longer read (settled) for a week.
+      ['idle reconciliation state', () => store.reconcile.purgeIdle(new Date(now - 7 * 86_400_000))],
     ];
+    if (config.eventRetentionDays !== undefined) {
+      const days = config.eventRetentionDays;
+      jobs.push(['old events', () => store.events.purgeOlderThan(new Date(now - days * 86_400_000))]);
+    }
     for (const [what, job] of jobs) {
       try {
         const deleted = await job();
@@ -337,6 +429,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     services,
     sandbox,
     ide: ide.enabled,
+    reconciler,
     close() {
       closing ??= (async () => {
         draining = true;
@@ -346,7 +439,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         await apollo.stop();
         // Background cancel runs stop after the chunk in flight (stored) and release their tasks for resumption.
         await services.cancels.close();
+        // A reconciliation batch in flight finishes; the lease is released so another replica takes over at once.
+        await reconciler.close();
+        await reconcileLimiter.close();
         await limiter?.close();
+        await rateLimiter.close();
         await sandbox?.close();
         await feed.close();
         providers.close();

@@ -48,7 +48,7 @@ function banner(app: RunningApp): string {
   ];
   if (app.sandbox) {
     lines.push(
-      `  Sandbox      ${app.url}/sandbox   (demo ETC flows: ${DEMO_FLOWS.map((f) => f.flowId.slice(0, 8)).join(', ')})`,
+      `  Sandbox      ${app.url}/sandbox   (console; demo ETC flows: ${DEMO_FLOWS.map((f) => f.flowId.slice(0, 8)).join(', ')})`,
       '',
       '  Try it:',
       `    curl -s ${app.graphqlUrl} -H 'content-type: application/json' \\`,
@@ -67,7 +67,13 @@ async function main(): Promise<void> {
   const logger = createLogger();
   let app: RunningApp;
   try {
-    app = await startApp({ logger });
+    // The demo flows go in when the sandbox starts with no saved state (DATA_DIR/sandbox.json) and after a reset.
+    app = await startApp({
+      logger,
+      sandboxSeed: (sandbox) => {
+        for (const flow of DEMO_FLOWS) sandbox.etc.createFlow({ flowId: flow.flowId, status: flow.status });
+      },
+    });
   } catch (error) {
     if (error instanceof ConfigError) {
       logger.fatal(`configuration error: ${error.message}`);
@@ -80,9 +86,6 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     throw error;
-  }
-  if (app.sandbox) {
-    for (const flow of DEMO_FLOWS) app.sandbox.etc.createFlow({ flowId: flow.flowId, status: flow.status });
   }
   process.stdout.write(banner(app));
 

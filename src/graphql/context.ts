@@ -5,8 +5,10 @@ import type { AutoDebitLoader, AutoDebitService } from '../lifecycle/autodebit';
 import type { CancelItemsLoader, CancelService, CancelTaskLoader } from '../lifecycle/cancel';
 import type { FlowLoader, FlowService, StoredFlowLoader } from '../lifecycle/flows';
 import type { RescissionLoader, RescissionsByFlowLoader, RescissionService } from '../lifecycle/rescission';
+import type { LimitsConfig } from '../config';
 import type { Logger } from '../logger';
 import type { Store } from '../store/types';
+import { createFlowEventsLoader, type FlowEventsLoader } from './signflow/events-loader';
 
 /** Parties the deployment itself acts as when a token names none (from the provider configuration). */
 export interface DefaultParties {
@@ -26,6 +28,8 @@ export interface Services {
   /** Claim names of the acting parties (docs/security.md). */
   partyClaims: PartyClaimNames;
   defaultParties: DefaultParties;
+  /** Per-operation bounds (docs/security.md, "Cost limits and rate limits"). */
+  limits: Pick<LimitsConfig, 'providerReadsPerOperation'>;
 }
 
 /** Per-operation state: the caller and the loaders, never in module scope, so nothing is shared across callers. */
@@ -41,6 +45,7 @@ export interface Context {
     cancelItems: CancelItemsLoader;
     rescissions: RescissionLoader;
     rescissionsByFlow: RescissionsByFlowLoader;
+    flowEvents: FlowEventsLoader;
   };
 }
 
@@ -50,13 +55,14 @@ export function createContext(services: Services, caller: Caller): Context {
     services,
     caller,
     loaders: {
-      flows: services.flows.createLoader(caller),
+      flows: services.flows.createLoader(caller, services.limits.providerReadsPerOperation),
       storedFlows: services.flows.createStoredLoader(caller),
       autoDebits: services.autoDebits.createLoader(caller),
       cancelTasks: services.cancels.createLoader(caller),
       cancelItems: services.cancels.createItemsLoader(),
       rescissions: services.rescissions.createLoader(caller),
       rescissionsByFlow: services.rescissions.createByFlowLoader(caller),
+      flowEvents: createFlowEventsLoader(services.store),
     },
   };
 }

@@ -19,6 +19,8 @@ export interface SseOptions {
   validationRules?: readonly ValidationRule[];
   logger: Logger;
   production?: boolean;
+  /** Keep GraphQL's "Did you mean" suggestions (off in production unless asked for). */
+  suggestions?: boolean;
 }
 
 /** The body parser's limit, as for POST /graphql. */
@@ -40,7 +42,7 @@ function jsonError(res: express.Response, status: number, code: string, message:
 export function sseHandler(options: SseOptions): express.RequestHandler[] {
   const rules = [...specifiedRules, ...(options.validationRules ?? [])];
   const format = (error: GraphQLError): GraphQLError => {
-    const f = formatError(error.toJSON(), error, options.logger, { production: options.production });
+    const f = formatError(error.toJSON(), error, options.logger, { production: options.production, suggestions: options.suggestions });
     return new GraphQLError(f.message, { path: f.path, extensions: f.extensions });
   };
   const callers = new WeakMap<express.Request, Caller>();
@@ -95,7 +97,10 @@ export function sseHandler(options: SseOptions): express.RequestHandler[] {
       if (error instanceof GraphQLError) {
         const f = format(error);
         const code = String(f.extensions?.code ?? 'UNAUTHENTICATED');
-        jsonError(res, code === 'UNAUTHENTICATED' ? 401 : 503, code, f.message);
+        const status = code === 'UNAUTHENTICATED' ? 401 : code === 'RATE_LIMITED' ? 429 : 503;
+        const retryAfter = f.extensions?.retryAfter;
+        if (status === 429 && retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
+        jsonError(res, status, code, f.message);
         return;
       }
       next(error);

@@ -1,14 +1,17 @@
 import type http from 'node:http';
-import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import { CloseCode, type ServerOptions } from 'graphql-ws';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { CloseCode, type Context as WsContext, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Authenticator } from '../auth/authenticator';
 import type { Caller } from '../auth/caller';
+import type { LimitsConfig } from '../config';
 import type { Logger } from '../logger';
 import { logMutation, mutationOf, outcomeOf } from './audit';
 import { createContext, type Services } from './context';
 import { formatError } from './errors';
+import { parseAndValidate } from './limits';
+import type { OperationRateLimiter } from './rate-limit';
 import { originAllowed } from './origins';
 
 export interface WebSocketOptions {
@@ -20,6 +23,10 @@ export interface WebSocketOptions {
   allowedOrigins: () => readonly string[];
   /** Subscriptions (and in-flight operations) one socket may hold. */
   maxSubscriptions: number;
+  /** Depth, aliases, tokens and cost, checked on every subscribe message as on HTTP. */
+  limits: LimitsConfig;
+  /** Operations per caller per minute, shared with HTTP. */
+  rateLimiter?: OperationRateLimiter;
   /** Largest message accepted, in bytes; a larger one closes the socket (1009). */
   maxPayloadBytes: number;
   /** How long a socket may stay open without a `connection_init`. */
@@ -27,10 +34,15 @@ export interface WebSocketOptions {
   logger: Logger;
   /** Production masking of errors, as on HTTP (src/graphql/errors.ts). */
   production?: boolean;
+  /** False: "Did you mean …?" is cut from error messages, as on HTTP. Default true. */
+  suggestions?: boolean;
+  /** Validation rules run after graphql-js's own (the HTTP side's Apollo options have their counterparts). */
+  validationRules?: readonly ValidationRule[];
   /** Wraps the graphql-ws server options (request ids, logs and metrics: src/graphql/observability.ts). */
   wrap?: (options: WsServerOptions) => WsServerOptions;
 }
 
+type SubscribeContext = WsContext<Record<string, unknown> | undefined, Extra & Partial<{ connection?: Connection }>>;
 type WsServerOptions = ServerOptions<Record<string, unknown> | undefined, Extra & Partial<{ connection?: Connection }>>;
 
 /** Per-socket state: who opened it, and who runs each of its operations (a gateway may vary it per operation). */
@@ -63,8 +75,33 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
       originAllowed(origin, options.allowedOrigins()) ? callback(true) : callback(false, 403, 'Origin not allowed'),
   });
   const format = (error: GraphQLError): GraphQLError => {
-    const f = formatError(error.toJSON(), error, options.logger, { production: options.production });
+    const f = formatError(error.toJSON(), error, options.logger, { production: options.production, suggestions: options.suggestions });
     return new GraphQLError(f.message, { path: f.path, extensions: f.extensions });
+  };
+
+  const subscribe = async (ctx: SubscribeContext, id: string, payload: SubscribePayload): Promise<GraphQLError[] | ExecutionArgs> => {
+    const connection = connections.get(ctx.extra.socket);
+    if (!connection?.caller) return [new GraphQLError('Unauthenticated', { extensions: { code: 'UNAUTHENTICATED' } })];
+    if (Object.keys(ctx.subscriptions).length >= options.maxSubscriptions) {
+      return [
+        new GraphQLError(`This socket already holds ${options.maxSubscriptions} operations, the most one socket may; complete one or open another socket`, {
+          extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },
+        }),
+      ];
+    }
+    let caller = connection.caller;
+    try {
+      const address = ctx.extra.request.socket.remoteAddress ?? 'unknown';
+      caller = (await options.authenticator.forwarded({ extensions: payload.extensions, query: payload.query, variables: payload.variables, address })) ?? caller;
+    } catch (error) {
+      return [error instanceof GraphQLError ? error : new GraphQLError('Unauthenticated', { extensions: { code: 'UNAUTHENTICATED' } })];
+    }
+    await options.rateLimiter?.consume(caller);
+    // Parsed and validated here (not by graphql-ws) so the token limit and the cost rules apply as on HTTP.
+    const checked = parseAndValidate(options.schema, payload.query, options.limits, options.validationRules);
+    if ('errors' in checked) return checked.errors;
+    connection.operations.set(id, caller);
+    return { schema: options.schema, document: checked.document, operationName: payload.operationName, variableValues: payload.variables };
   };
 
   const wrap = options.wrap ?? ((o) => o);
@@ -101,24 +138,17 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
         return true;
       },
       onSubscribe: async (ctx, id, payload) => {
-        const connection = connections.get(ctx.extra.socket);
-        if (!connection?.caller) return [new GraphQLError('Unauthenticated', { extensions: { code: 'UNAUTHENTICATED' } })];
-        if (Object.keys(ctx.subscriptions).length >= options.maxSubscriptions) {
-          return [
-            new GraphQLError(`This socket already holds ${options.maxSubscriptions} operations, the most one socket may; complete one or open another socket`, {
-              extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },
-            }),
-          ];
-        }
-        let caller = connection.caller;
         try {
-          const address = ctx.extra.request.socket.remoteAddress ?? 'unknown';
-          caller = (await options.authenticator.forwarded({ extensions: payload.extensions, query: payload.query, variables: payload.variables, address })) ?? caller;
+          return await subscribe(ctx, id, payload);
         } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('Unauthenticated', { extensions: { code: 'UNAUTHENTICATED' } })];
+          if (error instanceof GraphQLError && !error.originalError) {
+            // A refusal made on purpose (RATE_LIMITED): its HTTP status and headers mean nothing here.
+            const { http: _http, ...extensions } = error.extensions;
+            return [new GraphQLError(error.message, { extensions })];
+          }
+          // Anything unexpected (a store or Redis failure) is masked by the formatter (onError), never sent raw.
+          return [new GraphQLError((error as Error)?.message ?? 'error', { originalError: error as Error })];
         }
-        connection.operations.set(id, caller);
-        return undefined;
       },
       // WebSocket operations bypass Apollo's context function: each gets its own loaders and its caller here.
       context: (ctx, id) => {

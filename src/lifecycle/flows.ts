@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { GraphQLError } from 'graphql';
 import { canSee, type Caller } from '../auth/caller';
 import { flowId, isTerminal, parseFlowId, UserErrorCode, type SignProvider, type UserError } from '../domain/model';
 import { silentLogger, type Logger } from '../logger';
@@ -30,6 +31,13 @@ export interface RevokeResult {
   userErrors: UserError[];
 }
 
+function tooCostly(id: string, limit: number): GraphQLError {
+  return new GraphQLError(
+    `${id} is not read from its provider: this operation already made the ${limit} provider reads one operation may (PROVIDER_READS_PER_OPERATION); ask for the rest in another operation`,
+    { extensions: { code: 'OPERATION_TOO_COSTLY', limit: 'PROVIDER_READS_PER_OPERATION' } },
+  );
+}
+
 const within = (path: string[] | undefined): string[] => ['input', ...(path ?? [])];
 
 /** Sign-flow use cases: read-through lookups and revocation, over whichever provider owns the flow. */
@@ -46,9 +54,10 @@ export class FlowService {
    * A per-request loader: every flow id asked for while resolving one operation is looked up with one store query,
    * and the ones the store has never seen with one provider call per provider and batch.
    */
-  createLoader(caller: Caller): FlowLoader {
+  createLoader(caller: Caller, readsPerOperation = Number.POSITIVE_INFINITY): FlowLoader {
+    const budget = { remaining: readsPerOperation, limit: readsPerOperation };
     return new DataLoader<string, Flow | null>(
-      async (ids) => (await this.loadMany(ids, caller.tenant)).map((flow) => (flow && !(flow instanceof Error) && !canSee(caller, flow.tenant) ? null : flow)),
+      async (ids) => (await this.loadMany(ids, caller.tenant, budget)).map((flow) => (flow && !(flow instanceof Error) && !canSee(caller, flow.tenant) ? null : flow)),
       { maxBatchSize: 1000 },
     );
   }
@@ -67,8 +76,12 @@ export class FlowService {
     );
   }
 
-  /** Stored flows, and the unknown ones read through and created with `tenant` (who asked first). */
-  private async loadMany(ids: readonly string[], tenant: string | null): Promise<(Flow | null | Error)[]> {
+  /**
+   * Stored flows, and the unknown ones read through and created with `tenant` (who asked first). At most
+   * `budget.remaining` flows are read from providers (PROVIDER_READS_PER_OPERATION, across the whole operation);
+   * the others answer OPERATION_TOO_COSTLY without any provider call.
+   */
+  private async loadMany(ids: readonly string[], tenant: string | null, budget: { remaining: number; limit: number }): Promise<(Flow | null | Error)[]> {
     const stored = await this.store.flows.getMany(ids);
     const results = new Map<string, Flow | null | Error>(stored);
     const missing = new Map<SignProvider, string[]>();
@@ -80,7 +93,13 @@ export class FlowService {
         continue;
       }
       const list = missing.get(ref.provider) ?? [];
-      if (!list.includes(ref.providerFlowId)) list.push(ref.providerFlowId);
+      if (list.includes(ref.providerFlowId)) continue;
+      if (budget.remaining <= 0) {
+        results.set(id, tooCostly(id, budget.limit));
+        continue;
+      }
+      budget.remaining -= 1;
+      list.push(ref.providerFlowId);
       missing.set(ref.provider, list);
     }
     await Promise.all(

@@ -29,7 +29,7 @@ export async function startTestApp(options: StartOptions & { env?: Record<string
     logger: silentLogger,
     pollIntervalMs: 200,
     ...options,
-    env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, SANDBOX: 'on', ...options.env },
+    env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, SANDBOX: 'on', RATE_LIMIT_PER_MINUTE: '0', ...options.env },
     sandbox: { callbackRetryDelaysMs: () => 20, ...options.sandbox },
   });
   const clients: Client[] = [];

@@ -6,6 +6,7 @@ import { parseEventCursor, type UserError } from '../common';
 import { tenantFilter } from '../../auth/caller';
 import { yuansferMerchant } from '../acting';
 import type { Context } from '../context';
+import { assertCursorKept } from '../cursor';
 import { AutoDebit, AutoDebitEvent, RevokeAutoDebitInput, RevokeAutoDebitPayload, StartAutoDebitInput, StartAutoDebitPayload } from './types';
 import { Authenticated, RequiresScopes } from '../../auth/access';
 import { SCOPES } from '../../auth/caller';
@@ -71,10 +72,13 @@ export class AutoDebitResolver {
   @RequiresScopes(SCOPES.EVENTS_READ, SCOPES.AUTODEBITS_READ)
   @Subscription(() => AutoDebitEvent, {
     description: 'Every status event of the matching authorizations. With after, first replays what was missed since that cursor.',
-    subscribe: ({ args, context }) => {
+    subscribe: async ({ args, context }) => {
       const ctx = context as Context;
       const a = args as AutoDebitEventsArgs;
-      return ctx.services.feed.subscribe({ kinds: ['autodebit'], subjectIds: requireIds('AutoDebit', 'ids', a.ids) ?? undefined, tenant: tenantFilter(ctx.caller) }, parseEventCursor(a.after));
+      const subjectIds = requireIds('AutoDebit', 'ids', a.ids) ?? undefined;
+      const after = parseEventCursor(a.after);
+      await assertCursorKept(ctx.services.store, after);
+      return ctx.services.feed.subscribe({ kinds: ['autodebit'], subjectIds, tenant: tenantFilter(ctx.caller) }, after);
     },
   })
   autoDebitEvents(@Root() event: StoredEvent, @Args() _args: AutoDebitEventsArgs): AutoDebitEvent {

@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor, pageSize, parseEventCursor, SignFlowStatusE
 import { etcMemberNo, tencentAgent } from '../acting';
 import { requireId, requireIds } from '../ids';
 import type { Context } from '../context';
+import { assertCursorKept } from '../cursor';
 import {
   CANCEL_MESSAGE_FORMAT_CODES,
   RevokeSignFlowInput,
@@ -95,8 +96,11 @@ export class SignFlowResolver {
     @Arg('after', () => String, { nullable: true }) afterArg?: string | null,
   ): Promise<SignFlowEventConnection> {
     const first = pageSize(firstArg);
-    const after = parseEventCursor(afterArg) ?? 0;
-    const rows = await ctx.services.store.events.listAfter(after, { kinds: ['signflow'], subjectIds: [flow.id] }, first + 1);
+    const cursor = parseEventCursor(afterArg);
+    if (cursor !== undefined) await assertCursorKept(ctx.services.store, cursor);
+    const after = cursor ?? 0;
+    // Batched: every flow of the operation asking for the same page is read in one store query.
+    const rows = await ctx.loaders.flowEvents.load({ flowId: flow.id, after, limit: first + 1 });
     const edges = rows.slice(0, first).map((e) => ({ cursor: String(e.id), node: toSignFlowEvent(e) }));
     return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
   }
@@ -117,6 +121,7 @@ export class SignFlowResolver {
       ctx.caller,
     );
     ctx.loaders.flows.clearAll();
+    ctx.loaders.flowEvents.clearAll();
     return {
       signFlow: result.signFlowId ? await ctx.loaders.flows.load(result.signFlowId) : null,
       userErrors: result.userErrors,
@@ -127,18 +132,22 @@ export class SignFlowResolver {
   @RequiresScopes(SCOPES.EVENTS_READ, SCOPES.FLOWS_READ)
   @Subscription(() => SignFlowEvent, {
     description: 'Every status event of the matching flows. With after, first replays what was missed since that cursor.',
-    subscribe: ({ args, context }) => {
+    subscribe: async ({ args, context }) => {
       const ctx = context as Context;
       const a = args as SignFlowEventsArgs;
+      const subjectIds = requireIds('SignFlow', 'ids', a.ids) ?? undefined;
+      const after = parseEventCursor(a.after);
+      await assertCursorKept(ctx.services.store, after);
       return ctx.services.feed.subscribe(
-        { kinds: ['signflow'], subjectIds: requireIds('SignFlow', 'ids', a.ids) ?? undefined, provider: a.provider ?? undefined, tenant: tenantFilter(ctx.caller) },
-        parseEventCursor(a.after),
+        { kinds: ['signflow'], subjectIds, provider: a.provider ?? undefined, tenant: tenantFilter(ctx.caller) },
+        after,
       );
     },
   })
   signFlowEvents(@Root() event: StoredEvent, @Args() _args: SignFlowEventsArgs, @Ctx() ctx: Context): SignFlowEvent {
     // A subscription keeps one context for its whole life; each event must see the flow as it is now.
     ctx.loaders.flows.clearAll();
+    ctx.loaders.flowEvents.clearAll();
     return toSignFlowEvent(event);
   }
 }
