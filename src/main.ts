@@ -5,7 +5,7 @@ import { startApp, type RunningApp } from './app';
 import { ConfigError } from './config';
 import { createLogger } from './logger';
 
-/** Demo flows the in-process sandbox starts with (ids from seeds 000 and 001), so the printed example works. */
+/** Demo flows the in-process sandbox starts with (ids from the providers' published examples), so the printed example works. */
 export const DEMO_FLOWS = [
   { flowId: 'c64665aa4f1c45679e65b6fae33cd773', status: 'SIGNING' },
   { flowId: '1b2c3d4e5f60718293a4b5c6d7e8f901', status: 'SIGNING' },
