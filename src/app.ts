@@ -85,6 +85,8 @@ export interface RunningApp {
   wsUrl: string;
   services: Services;
   sandbox?: Sandbox;
+  /** The IDE is served at GET /graphql (IDE, off by default in production). */
+  ide: boolean;
   /** Reads stale open records again from their provider (docs/operations.md, "Reconciliation"). */
   reconciler: Reconciler;
   /** Graceful: stop accepting, finish in-flight work, close subscriptions, release resources. */
@@ -426,6 +428,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     wsUrl: `ws://127.0.0.1:${listeningPort}/graphql`,
     services,
     sandbox,
+    ide: ide.enabled,
     reconciler,
     close() {
       closing ??= (async () => {
