@@ -166,7 +166,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       notifyUrls: () => ({ ...config.security.notifyUrls, origins: [...config.security.notifyUrls.origins, new URL(config.publicUrl ?? localBase()).origin] }),
       logger,
     }),
-    cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, { ...options.cancel, logger }),
+    cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, {
+      tasksPerCaller: config.limits.cancelTasksPerCaller,
+      ...options.cancel,
+      logger,
+    }),
     logger,
     partyClaims: config.auth.partyClaims,
     limits: config.limits,
