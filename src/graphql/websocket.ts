@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import { logMutation, mutationOf, outcomeOf } from './audit';
 import { createContext, type Services } from './context';
 import { formatError } from './errors';
+import { SubscriptionMultiplexer } from './multiplex';
 import { originAllowed } from './origins';
 
 export interface WebSocketOptions {
@@ -54,7 +55,10 @@ const MAX_TIMER_MS = 2_147_483_647;
  * - at most `maxSubscriptions` operations per socket, messages of at most `maxPayloadBytes`, `connection_init`
  *   within `connectionInitWaitTimeoutMs`.
  */
-export function attachWebSocket(httpServer: http.Server, options: WebSocketOptions): { dispose(): Promise<void> } {
+export function attachWebSocket(
+  httpServer: http.Server,
+  options: WebSocketOptions,
+): { dispose(): Promise<void>; shared(): { executions: number; members: number } } {
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: options.path,
@@ -68,9 +72,12 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
   };
 
   const wrap = options.wrap ?? ((o) => o);
+  // Identical subscriptions of equally entitled callers share one execution (src/graphql/multiplex.ts).
+  const multiplexer = new SubscriptionMultiplexer({ callerOf: (contextValue) => (contextValue as { caller?: Caller } | undefined)?.caller });
   const server = useServer<Record<string, unknown> | undefined, { connection?: Connection }>(
     wrap({
       schema: options.schema,
+      subscribe: multiplexer.subscribe,
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
@@ -154,6 +161,7 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
     async dispose() {
       await server.dispose();
     },
+    shared: () => ({ executions: multiplexer.executions, members: multiplexer.members }),
   };
 }
 
