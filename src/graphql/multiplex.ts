@@ -6,6 +6,43 @@ const MAX_BUFFERED = 10_000;
 
 type Subscribe = (args: ExecutionArgs) => Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> | AsyncGenerator<ExecutionResult> | ExecutionResult;
 
+/**
+ * Results handed to many subscribers, and their JSON once one of them has been sent it: a shared result is
+ * serialized once per event, not once per subscriber.
+ */
+const sharedJson = new WeakMap<object, string | null>();
+/** What a shared payload is written as by the message replacer, then swapped for its JSON by the socket. */
+const PLACEHOLDER = '\u0000shared-payload\u0000';
+const QUOTED_PLACEHOLDER = JSON.stringify(PLACEHOLDER);
+/** The JSON of the shared payload in the message being serialized; graphql-ws sends it in the same tick. */
+let pendingJson: string | undefined;
+
+/**
+ * graphql-ws `jsonMessageReplacer`: a `next` message whose payload is a shared result gets a placeholder instead
+ * of the payload (see {@link expandSharedPayload}), so the payload itself is not walked again.
+ */
+export function sharedPayloadReplacer(key: string, value: unknown): unknown {
+  if (key === 'payload' && typeof value === 'object' && value !== null && sharedJson.has(value)) {
+    let json = sharedJson.get(value);
+    if (json == null) {
+      json = JSON.stringify(value);
+      sharedJson.set(value, json);
+    }
+    pendingJson = json;
+    return PLACEHOLDER;
+  }
+  return value;
+}
+
+/** The socket side of {@link sharedPayloadReplacer}: puts the shared payload's JSON where the placeholder is. */
+export function expandSharedPayload(data: string): string {
+  const json = pendingJson;
+  if (json === undefined) return data;
+  pendingJson = undefined;
+  const at = data.lastIndexOf(QUOTED_PLACEHOLDER);
+  return at < 0 ? data : data.slice(0, at) + json + data.slice(at + QUOTED_PLACEHOLDER.length);
+}
+
 /** One shared execution and the subscribers it feeds. */
 interface Group {
   key: string;
@@ -33,7 +70,8 @@ export interface MultiplexOptions {
  * name and variables, run by callers who see the same things (tenant, admin, scopes, parties). Each event is then
  * resolved once (its flow loaded once) and the same result object is handed to every member, in order; members
  * join a running execution and see events from then on, which is what a new subscription sees anyway.
- * Subscriptions with a replay cursor (`after`) start from their own point in the log and run alone.
+ * Subscriptions with a replay cursor (`after`) start from their own point in the log and run alone. The shared
+ * result is also serialized once ({@link sharedPayloadReplacer}).
  */
 export class SubscriptionMultiplexer {
   private readonly groups = new Map<string, Group>();
@@ -103,6 +141,7 @@ export class SubscriptionMultiplexer {
   private async pump(group: Group, source: AsyncGenerator<ExecutionResult>): Promise<void> {
     try {
       for await (const result of source) {
+        sharedJson.set(result, null);
         for (const member of group.members) {
           if (member.buffer.length >= MAX_BUFFERED) {
             // Its events are all in the log: the client resubscribes with `after` and replays what it missed.

@@ -9,7 +9,7 @@ import type { Logger } from '../logger';
 import { logMutation, mutationOf, outcomeOf } from './audit';
 import { createContext, type Services } from './context';
 import { formatError } from './errors';
-import { SubscriptionMultiplexer } from './multiplex';
+import { expandSharedPayload, sharedPayloadReplacer, SubscriptionMultiplexer } from './multiplex';
 import { originAllowed } from './origins';
 
 export interface WebSocketOptions {
@@ -72,12 +72,19 @@ export function attachWebSocket(
   };
 
   const wrap = options.wrap ?? ((o) => o);
+  // Registered before graphql-ws's own handler: every message it sends passes through here, where a shared
+  // subscription result's JSON, serialized once, takes the place of its placeholder (src/graphql/multiplex.ts).
+  wsServer.on('connection', (socket: WebSocket) => {
+    const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
+    socket.send = ((data: unknown, cb?: (err?: Error) => void) => send(typeof data === 'string' ? expandSharedPayload(data) : data, cb)) as WebSocket['send'];
+  });
   // Identical subscriptions of equally entitled callers share one execution (src/graphql/multiplex.ts).
   const multiplexer = new SubscriptionMultiplexer({ callerOf: (contextValue) => (contextValue as { caller?: Caller } | undefined)?.caller });
   const server = useServer<Record<string, unknown> | undefined, { connection?: Connection }>(
     wrap({
       schema: options.schema,
       subscribe: multiplexer.subscribe,
+      jsonMessageReplacer: sharedPayloadReplacer,
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
