@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { Authenticator } from './auth/authenticator';
+import { CALLBACK_BODY_LIMITS, withCallbackBody } from './callbacks/body';
 import { esignCallbackHandler } from './callbacks/esign';
 import { etcCallbackHandler } from './callbacks/etc';
 import { observeCallback } from './callbacks/observe';
@@ -16,13 +18,17 @@ import { EventFeed } from './events/feed';
 import { createNotifier, type Notifier } from './events/notifier';
 import { auditPlugin } from './graphql/audit';
 import { createContext, type Context, type Services } from './graphql/context';
+import { corsMiddleware } from './graphql/cors';
 import { formatError } from './graphql/errors';
+import { IDE_ASSETS_PATH, ideAssetsRouter, ideHeaders, ideLandingPagePlugin, loadIdeConfig } from './graphql/ide';
 import { observeGraphqlWs, operationLogPlugin } from './graphql/observability';
 import { ownOrigins } from './graphql/origins';
 import { limitRules, parseOptions } from './graphql/limits';
 import { jsonStatusPlugin, noStorePlugin } from './graphql/over-http';
 import { createOperationRateLimiter } from './graphql/rate-limit';
 import { buildFederatedSchema } from './graphql/schema';
+import { sseHandler } from './graphql/sse';
+import { subscriptionOverHttpPlugin } from './graphql/subscription-over-http';
 import { attachWebSocket } from './graphql/websocket';
 import { AutoDebitRecorder, AutoDebitService } from './lifecycle/autodebit';
 import { CancelService, type BatchCancelProvider, type CancelServiceOptions } from './lifecycle/cancel';
@@ -41,15 +47,24 @@ import { InMemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './provi
 import { ProviderRegistry } from './providers/registry';
 import { TencentClient } from './providers/tencent/client';
 import { YuansferClient } from './providers/yuansfer/client';
+import { RedisLease, StoreLease } from './reconcile/lease';
+import { Reconciler, type ReconcilerOptions } from './reconcile/reconciler';
 import { createSandbox, type Sandbox, type SandboxOptions } from './sandbox';
+import { stateFilePath } from './sandbox/state-file';
+import { emulatedProviders, resetSandboxRecords } from './sandbox/store-reset';
+import { securityWarnings } from './security/config';
+import { jsonErrorHandler, notFoundHandler } from './security/http-errors';
+import { introspectionRules } from './security/introspection';
 import { openStore, type SqlStore, type StoreOptions } from './store';
 
 export interface StartOptions {
   /** The environment to configure from (README "Configuration"). */
   env?: Record<string, string | undefined>;
   logger?: Logger;
-  /** Test hooks for the in-process sandbox (fast callback retries, a fake clock). */
+  /** Test hooks for the in-process sandbox (fast callback retries, a fake clock, `stateFile`). */
   sandbox?: Partial<Omit<SandboxOptions, 'callbackUrl'>>;
+  /** Demo data for the in-process sandbox: put in place when no saved state exists, and after each reset. */
+  sandboxSeed?: SandboxOptions['seed'];
   idempotency?: IdempotencyOptions;
   /** How often each replica re-reads the event log when no wake-up came. */
   pollIntervalMs?: number;
@@ -57,6 +72,8 @@ export interface StartOptions {
   onStoreQuery?: StoreOptions['onQuery'];
   /** Batch-cancel tuning (poll interval, deadline, concurrency); tests shorten them. */
   cancel?: Omit<CancelServiceOptions, 'logger'>;
+  /** Reconciliation tuning beyond the environment (backoff, per-run limit); tests shorten them. */
+  reconcile?: Pick<ReconcilerOptions, 'backoff' | 'perRunLimit'>;
 }
 
 export interface RunningApp {
@@ -68,6 +85,10 @@ export interface RunningApp {
   wsUrl: string;
   services: Services;
   sandbox?: Sandbox;
+  /** The IDE is served at GET /graphql (IDE, off by default in production). */
+  ide: boolean;
+  /** Reads stale open records again from their provider (docs/operations.md, "Reconciliation"). */
+  reconciler: Reconciler;
   /** Graceful: stop accepting, finish in-flight work, close subscriptions, release resources. */
   close(): Promise<void>;
 }
@@ -85,6 +106,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const config = loadConfig(options.env ?? process.env, () => `${localBase()}/sandbox`);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const observability = loadObservabilityConfig(options.env ?? process.env);
+  const ide = loadIdeConfig(options.env ?? process.env);
   // Counted even with METRICS=off (cheap); only the endpoint is off then.
   const metrics = new AppMetrics();
 
@@ -130,6 +152,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     autoDebits: new AutoDebitService(store, yuansfer, new AutoDebitRecorder(store, feed), idempotency, {
       logger,
       ipnUrl: () => `${config.publicUrl ?? localBase()}${CALLBACK_PATHS.yuansfer}`,
+      redirectUrls: config.security.redirectUrls,
     }),
     rescissions: new RescissionService({
       store,
@@ -139,6 +162,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       idempotency,
       // In sandbox mode the emulator's callback URL for e签宝 is this same address.
       defaultNotifyUrl: () => `${config.publicUrl ?? localBase()}${CALLBACK_PATHS.esign}`,
+      // This API's own callback address is always a valid notifyUrl.
+      notifyUrls: () => ({ ...config.security.notifyUrls, origins: [...config.security.notifyUrls.origins, new URL(config.publicUrl ?? localBase()).origin] }),
       logger,
     }),
     cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, {
@@ -158,7 +183,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   if (config.auth.explicitlyOff) {
     logger.warn('AUTH=off: every caller may do everything in every tenant; never run like this where the API can be reached by others');
   }
-  metrics.setSources({ subscriptions: () => feed.subscriberCount, cancelTasks: () => services.cancels.activity() });
+  for (const warning of securityWarnings(config.security, config)) logger.warn(warning);
 
   const app = express();
   app.disable('x-powered-by');
@@ -182,17 +207,27 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     connectionInitWaitTimeoutMs: 3_000,
     logger,
     production: observability.production,
+    suggestions: config.security.suggestions,
+    validationRules: introspectionRules(config.security.introspection),
     // Request ids, log lines and metrics per subscribe message (src/graphql/observability.ts).
     wrap: (serverOptions) => observeGraphqlWs({ logger, metrics }, serverOptions),
   });
 
+  // A shared WebSocket execution is one feed subscriber serving many subscriptions: count the subscriptions.
+  const activeSubscriptions = () => {
+    const shared = wsCleanup.shared();
+    return feed.subscriberCount - shared.executions + shared.members;
+  };
+  metrics.setSources({ subscriptions: activeSubscriptions, cancelTasks: () => services.cancels.activity() });
+
   const apollo = new ApolloServer<BaseContext & Context>({
     schema,
+    // INTROSPECTION=off is a validation rule (src/security/introspection.ts), the same one the WebSocket runs.
     introspection: true,
     // Depth, aliases, tokens and cost: an operation over a limit is refused before any resolver runs (docs/security.md).
-    validationRules: limitRules(config.limits),
+    validationRules: [...limitRules(config.limits), ...introspectionRules(config.security.introspection)],
     parseOptions: parseOptions(config.limits),
-    formatError: (formatted, error) => formatError(formatted, error, logger, { production: observability.production }),
+    formatError: (formatted, error) => formatError(formatted, error, logger, { production: observability.production, suggestions: config.security.suggestions }),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Traces are for Apollo's hosted reporting, which a self-hosted subgraph does not use.
@@ -203,6 +238,9 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       noStorePlugin(),
       // GraphQL over HTTP: request errors answered as application/json get 200 (see over-http.ts).
       jsonStatusPlugin(),
+      subscriptionOverHttpPlugin(),
+      // The IDE at GET /graphql, every asset served here (src/graphql/ide.ts); IDE=off (default in production) serves none.
+      ide.enabled ? ideLandingPagePlugin({ endpoint: '/graphql' }) : ApolloServerPluginLandingPageDisabled(),
       auditPlugin(logger),
       operationLogPlugin({ logger, metrics }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
@@ -220,41 +258,78 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       res.status(503).json({ status: 'shutting down' });
       return;
     }
-    try {
-      await Promise.all([store.ping(), notifier.ping()]);
-      res.json({ status: 'ready' });
-    } catch (error) {
-      res.status(503).json({ status: 'unavailable', reason: (error as Error).message });
-    }
+    // Which dependency is down, never why: error texts carry host names, addresses and versions. The log has them.
+    const check = (name: string, ping: () => Promise<unknown>) =>
+      ping().then(
+        () => 'ok' as const,
+        (error: unknown) => {
+          logger.warn({ err: error, dependency: name }, 'readiness check failed');
+          return 'unavailable' as const;
+        },
+      );
+    const [storeState, pubsubState] = await Promise.all([check('store', () => store.ping()), check('pubsub', () => notifier.ping())]);
+    const ready = storeState === 'ok' && pubsubState === 'ok';
+    res.status(ready ? 200 : 503).json(ready ? { status: 'ready' } : { status: 'unavailable', checks: { store: storeState, pubsub: pubsubState } });
   });
 
   if (observability.metrics) app.get('/metrics', metricsHandler(metrics, observability.metricsToken));
 
-  const raw = express.raw({ type: () => true, limit: '1mb' });
+  // Each receiver reads at most its provider's largest real body (src/callbacks/body.ts), inside its observation.
   const observed = { logger, metrics };
-  app.post(CALLBACK_PATHS.etc, raw, observeCallback('ETC', observed, etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, logger })));
+  const callback = (provider: keyof typeof CALLBACK_BODY_LIMITS, handler: express.RequestHandler) =>
+    observeCallback(provider, observed, withCallbackBody(CALLBACK_BODY_LIMITS[provider], handler));
+  app.post(
+    CALLBACK_PATHS.etc,
+    callback('ETC', etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, sandboxToken: config.etc?.sandboxCallbackToken, logger })),
+  );
   app.post(
     CALLBACK_PATHS.esign,
-    raw,
-    observeCallback(
+    callback(
       'ESIGN',
-      observed,
       esignCallbackHandler({ recorder, rescissions: services.rescissions, credentials: config.esign && { appId: config.esign.appId, appSecret: config.esign.appSecret }, logger }),
     ),
   );
   if (config.tencent) {
     const secrets = { callbackKey: config.tencent.callbackKey, callbackToken: config.tencent.callbackToken };
-    app.post(CALLBACK_PATHS.tencent, raw, observeCallback('TENCENT_ESS', observed, tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger })));
+    app.post(CALLBACK_PATHS.tencent, callback('TENCENT_ESS', tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger })));
   }
-  app.post(CALLBACK_PATHS.yuansfer, raw, observeCallback('YUANSFER', observed, yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger })));
+  app.post(CALLBACK_PATHS.yuansfer, callback('YUANSFER', yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger })));
 
+  if (ide.enabled) {
+    app.get('/', (_req, res) => res.redirect(302, '/graphql'));
+    app.use(IDE_ASSETS_PATH, ideAssetsRouter());
+  }
+  const cors = corsMiddleware(config.auth.corsOrigins);
+  const authenticateHttp = async (req: express.Request) => authenticator.authenticate(httpCredentials(req));
+  app.options('/graphql/stream', cors);
+  app.post(
+    '/graphql/stream',
+    cors,
+    ...sseHandler({
+      schema,
+      services,
+      // The same caller and the same per-caller budget as POST /graphql.
+      authenticate: async (req) => {
+        const caller = await authenticateHttp(req);
+        await rateLimiter.consume(caller);
+        return caller;
+      },
+      allowedOrigins,
+      validationRules: [...limitRules(config.limits), ...introspectionRules(config.security.introspection)],
+      logger,
+      production: observability.production,
+      suggestions: config.security.suggestions,
+    }),
+  );
   app.use(
     '/graphql',
+    cors,
+    ideHeaders(),
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
       // The caller is verified once here, at the edge; resolvers only ever see ctx.caller.
       context: async ({ req }) => {
-        const caller = await authenticator.authenticate(httpCredentials(req));
+        const caller = await authenticateHttp(req);
         await rateLimiter.consume(caller);
         return createContext(services, caller);
       },
@@ -280,23 +355,50 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
             callbackToken: config.tencent.callbackToken ?? null,
           }
         : {};
+    const emulated = emulatedProviders(config);
     sandbox = createSandbox({
+      stateFile: stateFilePath(config.dataDir),
+      seed: options.sandboxSeed,
+      access: { token: config.sandboxAdminToken },
+      // A reset also forgets what the store holds about the emulated providers (src/sandbox/store-reset.ts).
+      onReset: async () => {
+        await resetSandboxRecords(store, emulated);
+      },
       ...options.sandbox,
       tencent: { ...tencentAccount, ...options.sandbox?.tencent },
       logger: options.sandbox?.logger ?? logger.child({ component: 'sandbox' }),
       callbackUrl: (provider) => {
         const url = new URL(`${publicUrl}${CALLBACK_PATHS[provider]}`);
-        if (provider === 'etc' && config.etc?.callbackSecret) url.searchParams.set('token', config.etc.callbackSecret);
+        // Only the emulated ETC's own token, never ETC_CALLBACK_SECRET itself; a really configured ETC gets none.
+        if (provider === 'etc' && config.etc?.sandboxCallbackToken) url.searchParams.set('token', config.etc.sandboxCallbackToken);
         return url.toString();
       },
     });
     app.use('/sandbox', sandbox.router);
   }
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found' });
-  });
+  // Every answer is JSON: unknown routes, unreadable bodies and anything thrown (src/security/http-errors.ts).
+  app.use(notFoundHandler());
+  app.use(jsonErrorHandler(logger));
   // Resumes cancel tasks a stopped process left running (the sandbox, when on, is reachable from here on).
   services.cancels.start();
+  const reconcileLimiter = config.redisUrl
+    ? new RedisRateLimiter(config.redisUrl, { ratePerSecond: config.reconcile.readsPerSecond, burst: 1 }, 'esign:ratelimit:', logger)
+    : new InMemoryRateLimiter({ ratePerSecond: config.reconcile.readsPerSecond, burst: 1 });
+  const reconciler = new Reconciler(
+    {
+      store,
+      providers,
+      recorder,
+      rescissions: esign ? services.rescissions : undefined,
+      // Replicas sharing a database share the lease; another deployment on the same Redis has its own key.
+      lease: config.redisUrl
+        ? new RedisLease(config.redisUrl, `esign:lease:reconcile:${createHash('sha256').update(config.databaseUrl ?? config.dataDir).digest('hex').slice(0, 16)}`, undefined, logger)
+        : new StoreLease(store.leases, 'reconcile'),
+      limiter: reconcileLimiter,
+    },
+    { ...config.reconcile, ...options.reconcile, logger: logger.child({ component: 'reconcile' }), observer: metrics },
+  );
+  reconciler.start();
 
   logger.info({ url: localBase(), publicUrl: redactUrl(publicUrl), sandbox: config.sandbox, store: store.dialect, pubsub: config.redisUrl ? 'redis' : 'in-process' }, 'listening');
 
@@ -309,7 +411,13 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       ['expired idempotency keys', () => store.operations.purgeExpired()],
       ['old callback receipts', () => store.receipts.purgeOlderThan(new Date(now - config.receiptRetentionDays * 86_400_000))],
       ['unclaimed provider task results', () => store.cancelTasks.purgeEarlyResults(new Date(now - 86_400_000))],
+      // Reconciliation bookkeeping of records no longer read (settled) for a week.
+      ['idle reconciliation state', () => store.reconcile.purgeIdle(new Date(now - 7 * 86_400_000))],
     ];
+    if (config.eventRetentionDays !== undefined) {
+      const days = config.eventRetentionDays;
+      jobs.push(['old events', () => store.events.purgeOlderThan(new Date(now - days * 86_400_000))]);
+    }
     for (const [what, job] of jobs) {
       try {
         const deleted = await job();
@@ -334,6 +442,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     wsUrl: `ws://127.0.0.1:${listeningPort}/graphql`,
     services,
     sandbox,
+    ide: ide.enabled,
+    reconciler,
     close() {
       closing ??= (async () => {
         draining = true;
@@ -343,6 +453,10 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         await apollo.stop();
         // Background cancel runs stop after the chunk in flight (stored) and release their tasks for resumption.
         await services.cancels.close();
+        // A provider read in flight finishes (a wait for the read budget is cut short); the lease is released so
+        // another replica takes over at its next tick.
+        await reconciler.close();
+        await reconcileLimiter.close();
         await limiter?.close();
         await rateLimiter.close();
         await sandbox?.close();

@@ -1,7 +1,8 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { loadAuthConfig, type AuthConfig } from './auth/config';
 import { ConfigError } from './config-error';
+import { loadSecurityConfig, type SecurityConfig } from './security/config';
 
 /**
  * The sample key pair and app id published with the ETC gateway documentation (docs/providers/etc.md). They are public
@@ -31,7 +32,13 @@ export interface EtcConfig extends HttpClientSettings {
   gatewayUrl: BaseUrl;
   appId: string;
   privateKey: KeyObject;
+  /** ETC_CALLBACK_SECRET: `/callbacks/etc` requires `?token=` equal to it. */
   callbackSecret?: string;
+  /**
+   * Emulated ETC only: the token the sandbox's callbacks carry instead of ETC_CALLBACK_SECRET (derived from it, so
+   * the same on every replica, and not the secret itself), accepted by `/callbacks/etc` as well.
+   */
+  sandboxCallbackToken?: string;
 }
 
 /** e签宝 open API v3 (docs/providers/esign.md). The AppSecret signs requests and authenticates callbacks. */
@@ -96,6 +103,11 @@ export interface Config {
   dataDir: string;
   redisUrl?: string;
   sandbox: boolean;
+  /**
+   * SANDBOX_ADMIN_TOKEN: with it the sandbox's admin API and console answer any address that sends it as a bearer
+   * token; without it, loopback clients only.
+   */
+  sandboxAdminToken?: string;
   logLevel: string;
   /** How long SIGTERM waits for in-flight work before the process exits anyway. */
   shutdownTimeoutMs: number;
@@ -105,10 +117,16 @@ export interface Config {
   receiptRetentionDays: number;
   /** Operations one WebSocket may hold at once. */
   wsMaxSubscriptions: number;
+  /** Events older than this many days are deleted; undefined keeps the log forever. */
+  eventRetentionDays?: number;
+  /** Reading open records again from their provider (src/reconcile): tick interval (0: off), staleness, read budget. */
+  reconcile: { intervalMs: number; afterMs: number; readsPerSecond: number };
   /** Cost limits and rate limits of GraphQL operations (docs/security.md, "Cost limits and rate limits"). */
   limits: LimitsConfig;
   /** Who may call the API and as whom (docs/security.md). */
   auth: AuthConfig;
+  /** Production mode, introspection, callback verification, caller-given URLs (docs/security.md "Hardening"). */
+  security: SecurityConfig;
   /** Undefined: the provider is not configured; its operations answer PROVIDER_NOT_CONFIGURED. */
   etc?: EtcConfig;
   tencent?: TencentConfig;
@@ -159,6 +177,11 @@ export function parsePrivateKey(name: string, raw: string): KeyObject {
 }
 
 const ETC_VARIABLES = ['ETC_GATEWAY_URL', 'ETC_APP_ID', 'ETC_PRIVATE_KEY'] as const;
+
+/** The emulated ETC's callback token: HMAC-SHA256(ETC_CALLBACK_SECRET, fixed label), hex. Reveals nothing of the secret. */
+export function sandboxEtcCallbackToken(secret: string): string {
+  return createHmac('sha256', secret).update('sandbox ETC callback token').digest('hex');
+}
 const CREDENTIAL_VARIABLES = [
   ...ETC_VARIABLES,
   'TENCENT_SECRET_ID',
@@ -268,10 +291,24 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
     throw new ConfigError('SANDBOX', 'must be "on" or "off"');
   }
   const anyCredential = CREDENTIAL_VARIABLES.some((v) => read(env, v) !== undefined);
-  const sandbox = sandboxRaw === undefined ? !anyCredential : ['on', 'true', '1'].includes(sandboxRaw);
+  const production = read(env, 'NODE_ENV') === 'production';
+  // In production the emulators never start by default: an API with public test keys and an admin API that sends
+  // callbacks the store takes as real must be asked for.
+  const sandbox = sandboxRaw === undefined ? !production && !anyCredential : ['on', 'true', '1'].includes(sandboxRaw);
+  if (production && !sandbox && !anyCredential) {
+    throw new ConfigError(
+      'SANDBOX',
+      'NODE_ENV=production with no provider configured: set a provider\'s credentials (ETC_GATEWAY_URL, ETC_APP_ID, ETC_PRIVATE_KEY; ' +
+        'TENCENT_SECRET_ID, TENCENT_SECRET_KEY, …; ESIGN_APP_ID, ESIGN_APP_SECRET; YUANSFER_TOKEN, …) or SANDBOX=on to run the emulators',
+    );
+  }
+  const sandboxAdminToken = read(env, 'SANDBOX_ADMIN_TOKEN');
+  if (sandboxAdminToken !== undefined && (sandboxAdminToken.length < 16 || /\s/.test(sandboxAdminToken))) {
+    throw new ConfigError('SANDBOX_ADMIN_TOKEN', 'must be at least 16 characters with no whitespace');
+  }
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:', 'file:']);
 
-  const config: Omit<Config, 'auth'> = {
+  const config: Omit<Config, 'auth' | 'security'> = {
     port,
     host: read(env, 'HOST') ?? '0.0.0.0',
     publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']),
@@ -279,12 +316,19 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
     dataDir: path.resolve(read(env, 'DATA_DIR') ?? './data'),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     sandbox,
+    sandboxAdminToken,
     logLevel: read(env, 'LOG_LEVEL') ?? 'info',
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0),
     eventPollIntervalMs: int(env, 'EVENT_POLL_INTERVAL_MS', 1_000, 10),
     // Receipts dedupe provider retries, the longest of which come up to 48 h late (e签宝): 3 days at least.
     receiptRetentionDays: int(env, 'RECEIPT_RETENTION_DAYS', 30, 3),
     wsMaxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
+    eventRetentionDays: read(env, 'EVENT_RETENTION_DAYS') === undefined ? undefined : int(env, 'EVENT_RETENTION_DAYS', 0, 1),
+    reconcile: {
+      intervalMs: int(env, 'RECONCILE_INTERVAL_MS', 300_000, 0),
+      afterMs: int(env, 'RECONCILE_AFTER_MS', 900_000, 0),
+      readsPerSecond: int(env, 'RECONCILE_READS_PER_SECOND', 10, 1, 1000),
+    },
     limits: loadLimits(env),
   };
 
@@ -312,14 +356,16 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
       appId: ETC_SANDBOX_APP_ID,
       privateKey: parsePrivateKey('ETC_PRIVATE_KEY', ETC_SANDBOX_PRIVATE_KEY),
       callbackSecret,
+      sandboxCallbackToken: callbackSecret === undefined ? undefined : sandboxEtcCallbackToken(callbackSecret),
       ...settings(env, 'ETC'),
     };
   }
   config.yuansfer = loadYuansfer(env, sandbox, sandboxBase);
   config.esign = loadEsign(env, sandbox, sandboxBase);
   config.tencent = loadTencent(env, sandbox, sandboxBase);
+  const security = loadSecurityConfig(env, { sandbox, etc: config.etc, tencent: config.tencent });
   // Last, so a malformed provider variable is named before the (broader) authentication requirement.
-  return { ...config, auth: loadAuthConfig(env, { sandbox, production: read(env, 'NODE_ENV') === 'production' }) };
+  return { ...config, security, auth: loadAuthConfig(env, { sandbox, production: read(env, 'NODE_ENV') === 'production' }) };
 }
 
 export interface LimitsConfig {
@@ -391,11 +437,11 @@ function loadTencent(env: Env, sandbox: boolean, sandboxBase: () => string): Ten
     };
   }
   if (!sandbox) return undefined;
+  // The emulated account always uses the sandbox's own (public) callback secrets: configured ones belong to a real
+  // account and are never handed to the emulator.
   return {
     endpoint: () => `${sandboxBase()}/tencent`,
     ...TENCENT_SANDBOX,
-    callbackKey: callbackKey ?? TENCENT_SANDBOX.callbackKey,
-    callbackToken: read(env, 'TENCENT_ESS_CALLBACK_TOKEN') ?? TENCENT_SANDBOX.callbackToken,
     ...common,
   };
 }

@@ -1,9 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { FlowRecorder } from '../lifecycle/recorder';
 import type { Logger } from '../logger';
 import { parseChinaTime } from '../providers/etc/client';
 import { etcStatus } from '../providers/etc/mapping';
+import { providerLink } from '../security/urls';
 import { markDuplicate } from './observe';
 
 /** Seed 001: the platform's sign-flow callback. */
@@ -64,18 +65,25 @@ export function parseEtcCallback(raw: Buffer | string): Parsed<EtcCallback> {
 export function etcTokenMatches(secret: string | undefined, token: unknown): boolean {
   if (!secret) return true;
   if (typeof token !== 'string') return false;
-  const a = Buffer.from(secret, 'utf8');
-  const b = Buffer.from(token, 'utf8');
-  return a.length === b.length && timingSafeEqual(a, b);
+  // Digests first, so neither the comparison's time nor an early length check tells the secret's length.
+  const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+  return timingSafeEqual(digest(secret), digest(token));
 }
 
 /**
  * POST /callbacks/etc. Answers `{"response_code":"000"}` only after the event is committed; anything else makes
  * the platform retry (3 times), so a failure to store answers 500 rather than lose the callback.
  */
-export function etcCallbackHandler(deps: { recorder: FlowRecorder; secret?: string; logger: Logger }): RequestHandler {
+export function etcCallbackHandler(deps: {
+  recorder: FlowRecorder;
+  secret?: string;
+  /** Also accepted when `secret` is set: the emulated ETC's own token (the sandbox never holds the secret). */
+  sandboxToken?: string;
+  logger: Logger;
+}): RequestHandler {
   return async (req, res) => {
-    if (!etcTokenMatches(deps.secret, req.query.token)) {
+    const tokenOk = etcTokenMatches(deps.secret, req.query.token) || (deps.sandboxToken !== undefined && etcTokenMatches(deps.sandboxToken, req.query.token));
+    if (!tokenOk) {
       res.status(401).json({ response_code: '401', message: 'token: missing or wrong callback token in the URL' });
       return;
     }
@@ -88,6 +96,11 @@ export function etcCallbackHandler(deps: { recorder: FlowRecorder; secret?: stri
     }
     const cb = parsed.value;
     const endedAt = parseChinaTime(cb.sign_end_time);
+    // Clients show fileUrl as a link: only http(s) is kept; anything else (javascript:, data:) is dropped.
+    const fileUrl = providerLink(cb.sign_file_url);
+    if (fileUrl === undefined && cb.sign_file_url !== '') {
+      deps.logger.warn({ provider: 'ETC', flow: cb.sign_flow_id, field: 'sign_file_url' }, 'ETC callback: sign_file_url is not an http(s) URL; dropped, the rest is stored');
+    }
     try {
       const result = await deps.recorder.record({
         ref: { provider: 'ETC', providerFlowId: cb.sign_flow_id },
@@ -96,7 +109,7 @@ export function etcCallbackHandler(deps: { recorder: FlowRecorder; secret?: stri
         source: 'CALLBACK',
         occurredAt: endedAt,
         endedAt,
-        fileUrl: cb.sign_file_url === '' ? undefined : cb.sign_file_url,
+        fileUrl,
         // A retry repeats the same body; the same flow, status and time is the same callback.
         receipt: { dedupeKey: `${cb.sign_flow_id}|${cb.sign_flow_status}|${cb.sign_end_time}`, body: raw.toString('utf8') },
       });

@@ -129,7 +129,7 @@ export function tencentCallbackHandler(deps: {
     const verdict = readTencentCallback(raw, req.get('content-signature'), deps.secrets);
     if (!verdict.ok) {
       deps.logger.warn({ provider: TENCENT, status: verdict.status }, `refused Tencent callback: ${verdict.message}`);
-      res.status(verdict.status).json({ error: verdict.message });
+      res.status(verdict.status).json({ code: verdict.status === 401 ? 'UNAUTHENTICATED' : 'BAD_REQUEST', error: verdict.message });
       return;
     }
     const cb = verdict.value;
@@ -177,7 +177,7 @@ export function tencentCallbackHandler(deps: {
       res.status(200).json({ code: 0, message: 'ok' });
     } catch (error) {
       deps.logger.error({ err: error, provider: TENCENT }, 'Tencent callback could not be stored; Tencent will retry');
-      res.status(500).json({ error: 'not stored, please retry' });
+      res.status(500).json({ code: 'NOT_STORED', error: 'not stored, please retry' });
     }
   };
 }

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { AUTO_DEBIT_NO } from '../domain/autodebit';
 import type { AutoDebitNotice, AutoDebitService } from '../lifecycle/autodebit';
 import type { Logger } from '../logger';
@@ -7,8 +7,17 @@ import { noticeKind, parseYuansferTime, YUANSFER } from '../providers/yuansfer/m
 import { checkVerifySign } from '../providers/yuansfer/signing';
 import { markDuplicate } from './observe';
 
-/** The notice, or why it was refused: 401 when the signature fails (nothing else is read), 400 for a bad field. */
+/** The notice, or why it was refused: 401 when the signature fails (nothing else is read) or the notice is stale, 400 for a bad field. */
 export type ParsedIpn = { ok: true; notice: AutoDebitNotice } | { ok: false; status: 400 | 401; field: string; message: string };
+
+/**
+ * How old a notice's signed `time` may be. `time` is when the authorization happened and stays the same on every
+ * resend; Yuansfer resends for 2 hours, so a day is twelve times the longest genuine delay. Older is a replay of a
+ * captured notice and is refused without storing anything.
+ */
+export const YUANSFER_IPN_MAX_AGE_MS = 24 * 3600_000;
+/** How far ahead of our clock `time` may be (clocks differ; Yuansfer's is read as UTC+8). */
+export const YUANSFER_IPN_MAX_SKEW_MS = 15 * 60_000;
 
 /** Lengths the docs do not give; generous, because refusing a genuine IPN would lose it. */
 const MAX_TEXT = { autoReference: 128, vendor: 64, note: 1024 } as const;
@@ -38,7 +47,7 @@ export function parseForm(raw: Buffer | string): { ok: true; params: Record<stri
  * different notice about the same authorization differs in kind (authorized, revoked) or time. The body hash
  * would also work for byte-identical resends, but not if Yuansfer re-encodes the form (order, `+` for spaces).
  */
-export function parseYuansferIpn(raw: Buffer | string, token: string): ParsedIpn {
+export function parseYuansferIpn(raw: Buffer | string, token: string, now?: number): ParsedIpn {
   const form = parseForm(raw);
   if (!form.ok) return { ok: false, status: 400, field: form.field, message: form.message };
   const params = form.params;
@@ -55,6 +64,12 @@ export function parseYuansferIpn(raw: Buffer | string, token: string): ParsedIpn
   if (!params.time) return { ok: false, status: 400, field: 'time', message: 'time is required' };
   const time = parseYuansferTime(params.time);
   if (!time) return { ok: false, status: 400, field: 'time', message: 'time must be YYYYMMDDHHMMSS' };
+  if (now !== undefined && now - time.getTime() > YUANSFER_IPN_MAX_AGE_MS) {
+    return { ok: false, status: 401, field: 'time', message: `time is more than ${YUANSFER_IPN_MAX_AGE_MS / 3600_000} hours old; a replayed notice is not taken` };
+  }
+  if (now !== undefined && time.getTime() - now > YUANSFER_IPN_MAX_SKEW_MS) {
+    return { ok: false, status: 401, field: 'time', message: `time is more than ${YUANSFER_IPN_MAX_SKEW_MS / 60_000} minutes ahead of this server's clock` };
+  }
 
   // The field table calls the channel `vendor`; the text beside it `customerBelongsTo`.
   const vendor = params.vendor || params.customerBelongsTo || undefined;
@@ -81,22 +96,27 @@ export function parseYuansferIpn(raw: Buffer | string, token: string): ParsedIpn
 
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' };
 
+/** Anything but the plain `success` makes Yuansfer resend; refusals are JSON with a code, like every other answer. */
+const CODES = { 400: 'BAD_REQUEST', 401: 'UNAUTHENTICATED', 500: 'NOT_STORED', 502: 'NOT_STORED', 503: 'PROVIDER_NOT_CONFIGURED' } as const;
+
 /**
  * POST /callbacks/yuansfer. Answers the plain string `success` only once the notice is stored; any other answer
  * makes Yuansfer resend (up to 8 times within 2 hours), so a failure to store or to apply for the token answers
  * `fail` rather than lose the notice. Forged notices are refused with 401 and nothing is stored.
  */
-export function yuansferCallbackHandler(deps: { service: AutoDebitService; token: string | undefined; logger: Logger }): RequestHandler {
+export function yuansferCallbackHandler(deps: { service: AutoDebitService; token: string | undefined; logger: Logger; now?: () => number }): RequestHandler {
+  const now = deps.now ?? Date.now;
+  const fail = (res: Response, status: keyof typeof CODES, message: string) => res.status(status).json({ code: CODES[status], message });
   return async (req, res) => {
     if (!deps.token) {
-      res.status(503).set(TEXT).send('fail: Yuansfer is not configured on this server');
+      fail(res, 503, 'Yuansfer is not configured on this server');
       return;
     }
     const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const parsed = parseYuansferIpn(raw, deps.token);
+    const parsed = parseYuansferIpn(raw, deps.token, now());
     if (!parsed.ok) {
       deps.logger.warn({ provider: YUANSFER, field: parsed.field, status: parsed.status }, `refused Yuansfer IPN: ${parsed.message}`);
-      res.status(parsed.status).set(TEXT).send(`fail: ${parsed.field}: ${parsed.message}`);
+      fail(res, parsed.status, `${parsed.field}: ${parsed.message}`);
       return;
     }
     try {
@@ -109,7 +129,7 @@ export function yuansferCallbackHandler(deps: { service: AutoDebitService; token
         { err: upstream ? error.message : error, provider: YUANSFER, autoDebitNo: parsed.notice.autoDebitNo },
         'Yuansfer IPN could not be stored; Yuansfer will resend it',
       );
-      res.status(upstream ? 502 : 500).set(TEXT).send('fail: not stored, please resend');
+      fail(res, upstream ? 502 : 500, 'not stored, please resend');
     }
   };
 }

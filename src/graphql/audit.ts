@@ -11,7 +11,7 @@ export interface AuditEntry {
   fields: string[];
   /** `ok`, or the codes of the userErrors and GraphQL errors it answered. */
   outcome: string;
-  transport: 'http' | 'ws';
+  transport: 'http' | 'ws' | 'sse';
 }
 
 export function mutationOf(document: DocumentNode | undefined, operationName: string | null | undefined): OperationDefinitionNode | undefined {

@@ -33,6 +33,11 @@ const KNOWN_CODES = new Set([
   'FORBIDDEN',
   'SERVICE_UNAVAILABLE',
   'TOO_MANY_SUBSCRIPTIONS',
+  // A resume cursor below what event retention kept (src/graphql/cursor.ts).
+  'CURSOR_EXPIRED',
+  // A malformed id argument (src/graphql/ids.ts); a subscription sent where only queries and mutations run.
+  'INVALID_ID',
+  'SUBSCRIPTION_OVER_HTTP',
   // Cost limits and rate limits (src/graphql/limits.ts, src/graphql/rate-limit.ts): the message names the limit.
   'OPERATION_TOO_COSTLY',
   'RATE_LIMITED',
@@ -62,6 +67,16 @@ export interface FormatErrorOptions {
   production?: boolean;
   /** The request the error belongs to; defaults to the one in scope (src/observability/request-id.ts). */
   requestId?: string;
+  /** False (production, unless INTROSPECTION=on): "Did you mean …?" is cut from every message. */
+  suggestions?: boolean;
+}
+
+/** graphql-js ends a message with its guesses: `… Did you mean "signFlow"?`, `… Did you mean the enum value "X"?`. */
+const SUGGESTION = /\s*Did you mean [\s\S]*\?$/;
+
+/** The message without graphql-js's guesses at names of the schema (each one a piece of it, with introspection off). */
+export function withoutSuggestions(message: string): string {
+  return message.replace(SUGGESTION, '');
 }
 
 /**
@@ -70,6 +85,9 @@ export interface FormatErrorOptions {
  * masked message names the request id, which the log line about it carries too.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown, logger?: Logger, options: FormatErrorOptions = {}): GraphQLFormattedError {
+  if (options.suggestions === false && SUGGESTION.test(formatted.message)) {
+    return formatError({ ...formatted, message: withoutSuggestions(formatted.message) }, error, logger, { ...options, suggestions: true });
+  }
   const original = error instanceof GraphQLError ? error.originalError : error;
   if (original instanceof ProviderError) {
     const code = PROVIDER_ERROR_CODES[original.kind];
@@ -90,8 +108,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   }
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && KNOWN_CODES.has(code)) return { ...formatted, extensions: { ...formatted.extensions, stacktrace: undefined } };
-  if (original === undefined || original === null || (error instanceof GraphQLError && !error.originalError)) {
-    // A GraphQLError thrown on purpose (validation, a bad argument): its message is meant for the client.
+  if (original === undefined || original === null || original instanceof GraphQLError || (error instanceof GraphQLError && !error.originalError)) {
+    // A GraphQLError thrown on purpose (validation, a bad argument), or graphql-js's own wrapped in another (a variable
+    // that does not coerce, over the WebSocket where Apollo adds no code): its message is meant for the client.
     const { stacktrace: _hidden, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
   }

@@ -72,7 +72,12 @@ export function parseOptions(limits: LimitsConfig): { maxTokens: number } {
  * Parses and validates a document the way the HTTP path does (graphql-js rules, then the limits): for transports
  * that bypass Apollo Server (graphql-ws). Errors carry `extensions.code` like Apollo's.
  */
-export function parseAndValidate(schema: GraphQLSchema, query: unknown, limits: LimitsConfig): { document: DocumentNode } | { errors: GraphQLError[] } {
+export function parseAndValidate(
+  schema: GraphQLSchema,
+  query: unknown,
+  limits: LimitsConfig,
+  extraRules: readonly ValidationRule[] = [],
+): { document: DocumentNode } | { errors: GraphQLError[] } {
   if (typeof query !== 'string' || query.trim() === '') {
     return { errors: [new GraphQLError('The subscribe message must carry a GraphQL document in `query`', { extensions: { code: 'BAD_REQUEST' } })] };
   }
@@ -87,7 +92,7 @@ export function parseAndValidate(schema: GraphQLSchema, query: unknown, limits: 
     const syntax = error instanceof GraphQLError ? error : new GraphQLError(message);
     return { errors: [new GraphQLError(syntax.message, { nodes: syntax.nodes, source: syntax.source, positions: syntax.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] };
   }
-  const errors = validate(schema, document, [...specifiedRules, ...limitRules(limits)]);
+  const errors = validate(schema, document, [...specifiedRules, ...limitRules(limits), ...extraRules]);
   if (errors.length > 0) {
     return {
       errors: errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } })),

@@ -43,10 +43,10 @@ export function noStorePlugin<TContext extends BaseContext>(): ApolloServerPlugi
 
 /**
  * Errors of a well-formed request that GraphQL itself rejects: the document does not parse or validate, the
- * operation name names no operation, the variables do not coerce. A request without a usable `query` is not
- * well-formed and keeps its 400.
+ * operation name names no operation, the variables do not coerce, or it is a subscription (served only over the
+ * WebSocket and SSE). A request without a usable `query` is not well-formed and keeps its 400.
  */
-const REQUEST_ERROR_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_USER_INPUT']);
+const REQUEST_ERROR_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_USER_INPUT', 'SUBSCRIPTION_OVER_HTTP']);
 
 const JSON_TYPE = 'application/json';
 const GRAPHQL_RESPONSE_TYPE = 'application/graphql-response+json';

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { CloseCode, type Context as WsContext, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -11,6 +11,7 @@ import { logMutation, mutationOf, outcomeOf } from './audit';
 import { createContext, type Services } from './context';
 import { formatError } from './errors';
 import { parseAndValidate } from './limits';
+import { expandSharedPayload, sharedPayloadReplacer, SubscriptionMultiplexer } from './multiplex';
 import type { OperationRateLimiter } from './rate-limit';
 import { originAllowed } from './origins';
 
@@ -34,6 +35,10 @@ export interface WebSocketOptions {
   logger: Logger;
   /** Production masking of errors, as on HTTP (src/graphql/errors.ts). */
   production?: boolean;
+  /** False: "Did you mean …?" is cut from error messages, as on HTTP. Default true. */
+  suggestions?: boolean;
+  /** Validation rules run after graphql-js's own (the HTTP side's Apollo options have their counterparts). */
+  validationRules?: readonly ValidationRule[];
   /** Wraps the graphql-ws server options (request ids, logs and metrics: src/graphql/observability.ts). */
   wrap?: (options: WsServerOptions) => WsServerOptions;
 }
@@ -64,7 +69,10 @@ const MAX_TIMER_MS = 2_147_483_647;
  * - every subscribe message counts against the caller's rate limit and is parsed and validated here with the same
  *   token, depth, alias and cost limits as HTTP (src/graphql/limits.ts), before graphql-ws executes anything.
  */
-export function attachWebSocket(httpServer: http.Server, options: WebSocketOptions): { dispose(): Promise<void> } {
+export function attachWebSocket(
+  httpServer: http.Server,
+  options: WebSocketOptions,
+): { dispose(): Promise<void>; shared(): { executions: number; members: number } } {
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: options.path,
@@ -73,7 +81,7 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
       originAllowed(origin, options.allowedOrigins()) ? callback(true) : callback(false, 403, 'Origin not allowed'),
   });
   const format = (error: GraphQLError): GraphQLError => {
-    const f = formatError(error.toJSON(), error, options.logger, { production: options.production });
+    const f = formatError(error.toJSON(), error, options.logger, { production: options.production, suggestions: options.suggestions });
     return new GraphQLError(f.message, { path: f.path, extensions: f.extensions });
   };
 
@@ -97,16 +105,26 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
     }
     await options.rateLimiter?.consume(caller);
     // Parsed and validated here (not by graphql-ws) so the token limit and the cost rules apply as on HTTP.
-    const checked = parseAndValidate(options.schema, payload.query, options.limits);
+    const checked = parseAndValidate(options.schema, payload.query, options.limits, options.validationRules);
     if ('errors' in checked) return checked.errors;
     connection.operations.set(id, caller);
     return { schema: options.schema, document: checked.document, operationName: payload.operationName, variableValues: payload.variables };
   };
 
   const wrap = options.wrap ?? ((o) => o);
+  // Registered before graphql-ws's own handler: every message it sends passes through here, where a shared
+  // subscription result's JSON, serialized once, takes the place of its placeholder (src/graphql/multiplex.ts).
+  wsServer.on('connection', (socket: WebSocket) => {
+    const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
+    socket.send = ((data: unknown, cb?: (err?: Error) => void) => send(typeof data === 'string' ? expandSharedPayload(data) : data, cb)) as WebSocket['send'];
+  });
+  // Identical subscriptions of equally entitled callers share one execution (src/graphql/multiplex.ts).
+  const multiplexer = new SubscriptionMultiplexer({ callerOf: (contextValue) => (contextValue as { caller?: Caller } | undefined)?.caller });
   const server = useServer<Record<string, unknown> | undefined, { connection?: Connection }>(
     wrap({
       schema: options.schema,
+      subscribe: multiplexer.subscribe,
+      jsonMessageReplacer: sharedPayloadReplacer,
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
@@ -192,6 +210,7 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
     async dispose() {
       await server.dispose();
     },
+    shared: () => ({ executions: multiplexer.executions, members: multiplexer.members }),
   };
 }
 

@@ -28,6 +28,7 @@ import type { AutoDebit } from '../store/auto-debits';
 import type { Store, StoredEvent } from '../store/types';
 import type { Idempotency } from './idempotency';
 import { assertActsOn } from './ownership';
+import { checkCallerUrl, type OriginPolicy } from '../security/urls';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Recording
@@ -190,6 +191,8 @@ function isHttpUrl(value: string): boolean {
 export interface AutoDebitServiceOptions {
   /** Where Yuansfer posts IPNs: `<PUBLIC_URL>/callbacks/yuansfer`, read when a consult is sent. */
   ipnUrl: () => string;
+  /** Where `redirectUrl` may send the payer (YUANSFER_REDIRECT_ORIGINS; loopback in sandbox mode). Unset: anywhere. */
+  redirectUrls?: OriginPolicy;
   logger?: Logger;
 }
 
@@ -241,6 +244,10 @@ export class AutoDebitService {
     if (input.osVersion && characters(input.osVersion) > 32) refuse('osVersion', 'osVersion must be at most 32 characters');
     if (characters(input.redirectUrl) > MAX_URL_LENGTH || !isHttpUrl(input.redirectUrl)) {
       refuse('redirectUrl', `redirectUrl must be an http(s) URL of at most ${MAX_URL_LENGTH} characters`);
+    } else if (this.options.redirectUrls) {
+      // An authorization page that sends the payer anywhere a caller names is an open redirect on the merchant's name.
+      const notAllowed = checkCallerUrl(input.redirectUrl, this.options.redirectUrls, ['input', 'redirectUrl'], 'YUANSFER_REDIRECT_ORIGINS');
+      if (notAllowed) errors.push(notAllowed);
     }
     if (input.reference !== undefined && input.reference !== null) {
       if (input.reference.length === 0 || input.reference.length > MAX_REFERENCE_LENGTH || !REFERENCE.test(input.reference)) {

@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { EventSource, FlowRef, SignFlowStatus } from '../domain/model';
 import { flowId, supersedes } from '../domain/model';
 import type { EventFeed } from '../events/feed';
@@ -30,16 +31,55 @@ export interface RecordResult {
   event?: StoredEvent;
 }
 
+/** Group-commit tuning; the defaults suit production. */
+export interface RecorderOptions {
+  /** Most reports written by one transaction; more wait for the next one. */
+  maxBatch?: number;
+  /** Sees the size of each batch as it commits (or fails); metrics and tests. Must not throw. */
+  onBatch?: (size: number, outcome: 'committed' | 'failed') => void;
+}
+
+interface Pending {
+  report: StatusReport;
+  resolve(result: RecordResult): void;
+  reject(error: unknown): void;
+}
+
+/** What a flow looks like after some of a batch's reports: what `save` would have left, one report at a time. */
+interface Draft {
+  write: FlowWrite;
+  /** The stored row when the batch began; undefined when the batch creates the flow. */
+  before?: Flow;
+}
+
 /**
  * Writes status reports: the receipt, the flow and its event in one transaction, then wakes subscribers. Every
  * path that learns a status (callbacks, mutations, read-through) goes through here, so the event log stays the
  * single truth subscriptions replay from.
+ *
+ * Group commit: reports that arrive while a transaction is being written wait, then are written together by the
+ * next one (one transaction, one turn of the event-log lock, a few multi-row statements), and each caller is
+ * answered when that transaction commits. When it fails, every report in it fails and none is stored, so each
+ * callback is answered with an error and its provider retries. One report alone is written at once; under load the
+ * batches grow by themselves, without any added delay.
  */
 export class FlowRecorder {
+  private queue: Pending[] = [];
+  private writing = false;
+  private current = 0;
+  private readonly maxBatch: number;
+  private readonly onBatch?: RecorderOptions['onBatch'];
+  /** Batches run in the recorder's own async scope, not in the request that happened to arrive first (logs, spans). */
+  private readonly scope = new AsyncResource('FlowRecorder');
+
   constructor(
     private readonly store: Store,
     private readonly feed: Pick<EventFeed, 'published'>,
-  ) {}
+    options: RecorderOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 256;
+    this.onBatch = options.onBatch;
+  }
 
   /**
    * Many reports without receipts (a batch's outcomes) inside the caller's transaction `tx`: one read of the flows,
@@ -48,88 +88,157 @@ export class FlowRecorder {
    */
   async recordManyIn(tx: Store, reports: readonly StatusReport[]): Promise<StoredEvent[]> {
     if (reports.length === 0) return [];
-    // Log lock before any flow row lock: see EventRepository.lock.
-    await tx.events.lock();
-    const current = await tx.flows.getMany(reports.map((r) => flowId(r.ref)));
-    const writes = new Map<string, FlowWrite>();
-    const events: NewEvent[] = [];
-    for (const report of reports) {
-      const id = flowId(report.ref);
-      const before = writes.get(id) ?? current.get(id);
-      const changes = !before || supersedes(before.status, report.status);
-      writes.set(id, {
-        id,
-        provider: report.ref.provider,
-        providerFlowId: report.ref.providerFlowId,
-        status: changes ? report.status : (before as FlowWrite).status,
-        providerStatus: changes ? report.providerStatus : undefined,
-        fileUrl: report.fileUrl,
-        endedAt: changes ? report.endedAt : undefined,
-        data: report.data,
-        tenant: report.tenant,
-      });
-      if (!changes) continue;
-      events.push({
-        actor: report.actor ?? null,
-        kind: 'signflow',
-        subjectId: id,
-        provider: report.ref.provider,
-        status: report.status,
-        providerStatus: report.providerStatus,
-        source: report.source,
-        occurredAt: report.occurredAt ?? null,
-        data: null,
-      });
-    }
-    await tx.flows.saveMany([...writes.values()]);
-    return tx.events.appendMany(events);
+    const { events } = await this.writeIn(tx, reports.map((report) => ({ report, fresh: true })));
+    return events.filter((e): e is StoredEvent => e !== undefined);
   }
 
-  async record(report: StatusReport): Promise<RecordResult> {
-    const id = flowId(report.ref);
-    const result = await this.store.transaction(async (tx): Promise<RecordResult> => {
-      const provider = report.ref.provider;
-      // The receipt first, outside the log lock: a provider's retry is answered without waiting for other writers.
-      // (Only a retry of this very callback contends for its key, and it takes the same path.)
-      if (report.receipt) {
-        const fresh = await tx.receipts.insert({ provider, dedupeKey: report.receipt.dedupeKey, body: report.receipt.body });
-        if (!fresh) {
-          const flow = await tx.flows.get(id);
-          if (flow) return { duplicate: true, flow };
-        }
-      }
-      // Log lock before the flow's row lock: a batch writer (a cancel task's result) holds the log lock while it
-      // locks many flow rows, so taking them in the other order could deadlock. See EventRepository.lock.
-      await tx.events.lock();
-      const current = await tx.flows.get(id);
-      const changes = !current || supersedes(current.status, report.status);
-      const flow = await tx.flows.save({
-        id,
-        provider,
-        providerFlowId: report.ref.providerFlowId,
-        status: changes ? report.status : (current as Flow).status,
-        providerStatus: changes ? report.providerStatus : undefined,
-        fileUrl: report.fileUrl,
-        endedAt: changes ? report.endedAt : undefined,
-        data: report.data,
-        tenant: report.tenant,
-      });
-      if (!changes) return { duplicate: false, flow };
-      const event = await tx.events.append({
-        actor: report.actor ?? null,
-        kind: 'signflow',
-        subjectId: id,
-        provider,
-        status: report.status,
-        providerStatus: report.providerStatus,
-        source: report.source,
-        occurredAt: report.occurredAt ?? null,
-        data: null,
-      });
-      if (report.receipt) await tx.receipts.linkEvent(provider, report.receipt.dedupeKey, event.id);
-      return { duplicate: false, flow, event };
-    });
-    if (result.event) this.feed.published(result.event);
-    return result;
+  /** Reports queued for the next batch (not yet being written). */
+  get waiting(): number {
+    return this.queue.length;
   }
+
+  /** Reports in the batch being written now. */
+  get writingNow(): number {
+    return this.current;
+  }
+
+  /** Stores one report, durably: resolves once the transaction holding it has committed. */
+  record(report: StatusReport): Promise<RecordResult> {
+    return new Promise<RecordResult>((resolve, reject) => {
+      this.queue.push({ report, resolve, reject });
+      if (!this.writing) {
+        this.writing = true;
+        // After this turn of the event loop: every request read in the same turn joins the first batch.
+        this.scope.runInAsyncScope(() => setImmediate(() => void this.drain()));
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.current = batch.length;
+      await this.commit(batch);
+      this.current = 0;
+      // Let requests that arrived during the commit be read before the next batch starts, so they join it.
+      if (this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.writing = false;
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    let results: RecordResult[];
+    try {
+      results = await this.store.transaction((tx) => this.recordIn(tx, batch.map((p) => p.report)));
+    } catch (error) {
+      this.onBatch?.(batch.length, 'failed');
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    this.onBatch?.(batch.length, 'committed');
+    let last: StoredEvent | undefined;
+    for (const result of results) if (result.event && (!last || result.event.id > last.id)) last = result.event;
+    // One wake-up for the batch: the feed reads every event up to the newest.
+    if (last) this.feed.published(last);
+    batch.forEach((pending, i) => pending.resolve(results[i] as RecordResult));
+  }
+
+  /** The reports of one batch, in order, inside `tx`: receipts, then under the log lock the flows and events. */
+  private async recordIn(tx: Store, reports: readonly StatusReport[]): Promise<RecordResult[]> {
+    // Receipts first: a report whose receipt was already there (a provider's retry, or the same callback twice in
+    // this batch) changes nothing when its flow exists.
+    const receipted = reports.filter((r) => r.receipt);
+    const fresh = receipted.length > 0 ? await tx.receipts.insertMany(receipted.map((r) => ({ provider: r.ref.provider, dedupeKey: r.receipt!.dedupeKey, body: r.receipt!.body }))) : new Set<string>();
+    const claimed = new Set<string>();
+    const items = reports.map((report) => {
+      if (!report.receipt) return { report, fresh: true };
+      const key = `${report.ref.provider}|${report.receipt.dedupeKey}`;
+      const first = fresh.has(key) && !claimed.has(key);
+      claimed.add(key);
+      return { report, fresh: first };
+    });
+    const { flows, events } = await this.writeIn(tx, items);
+    const links = reports.flatMap((r, i) => (r.receipt && events[i] ? [{ provider: r.ref.provider, dedupeKey: r.receipt.dedupeKey, eventId: (events[i] as StoredEvent).id }] : []));
+    if (links.length > 0) await tx.receipts.linkEvents(links);
+    return reports.map((_, i) => ({ duplicate: flows[i]!.duplicate, flow: flows[i]!.flow, event: events[i] }));
+  }
+
+  /**
+   * The rules of one report at a time, written with one read and one write of the flows and one append: a report
+   * changes a flow's status only when it supersedes it, and appends an event only then. A report that is not
+   * `fresh` (its receipt was already stored) is a duplicate when its flow exists, and changes nothing.
+   */
+  private async writeIn(
+    tx: Store,
+    items: readonly { report: StatusReport; fresh: boolean }[],
+  ): Promise<{ flows: { duplicate: boolean; flow: Flow }[]; events: (StoredEvent | undefined)[] }> {
+    // Log lock before any flow row lock: see EventRepository.lock.
+    await tx.events.lock();
+    const current = await tx.flows.getMany(items.map((item) => flowId(item.report.ref)));
+    const drafts = new Map<string, Draft>();
+    const snapshots: { duplicate: boolean; draft: Draft; write: FlowWrite }[] = [];
+    const appended: { index: number; event: NewEvent }[] = [];
+    items.forEach(({ report, fresh }, index) => {
+      const id = flowId(report.ref);
+      let draft = drafts.get(id);
+      const existing = draft?.write ?? current.get(id);
+      if (!fresh && existing && draft === undefined) {
+        // A retry of a callback stored before: answered with the flow as it is.
+        const before = current.get(id) as Flow;
+        const kept: Draft = { write: { ...before }, before };
+        snapshots.push({ duplicate: true, draft: kept, write: kept.write });
+        return;
+      }
+      if (!fresh && draft) {
+        snapshots.push({ duplicate: true, draft, write: { ...draft.write } });
+        return;
+      }
+      const changes = !existing || supersedes(existing.status, report.status);
+      if (!draft) {
+        const before = current.get(id);
+        draft = { before, write: before ? { ...before } : { id, provider: report.ref.provider, providerFlowId: report.ref.providerFlowId, status: report.status, tenant: report.tenant } };
+        drafts.set(id, draft);
+      }
+      // What `save` does: status as decided, the other fields overwritten only by values given.
+      const w = draft.write;
+      if (changes) {
+        w.status = report.status;
+        w.providerStatus = report.providerStatus ?? w.providerStatus;
+        w.endedAt = report.endedAt ?? w.endedAt;
+      }
+      w.fileUrl = report.fileUrl ?? w.fileUrl;
+      w.data = report.data ?? w.data;
+      snapshots.push({ duplicate: false, draft, write: { ...w } });
+      if (!changes) return;
+      appended.push({
+        index,
+        event: {
+          actor: report.actor ?? null,
+          kind: 'signflow',
+          subjectId: id,
+          provider: report.ref.provider,
+          status: report.status,
+          providerStatus: report.providerStatus,
+          source: report.source,
+          occurredAt: report.occurredAt ?? null,
+          data: null,
+        },
+      });
+    });
+    const saved = new Map((await tx.flows.saveMany([...drafts.values()].map((d) => d.write))).map((f) => [f.id, f]));
+    const stored = await tx.events.appendMany(appended.map((a) => a.event));
+    const events: (StoredEvent | undefined)[] = items.map(() => undefined);
+    appended.forEach((a, i) => (events[a.index] = stored[i]));
+    // Each report answers with its flow as of that report (a later report in the batch may move it further).
+    const flows = snapshots.map(({ duplicate, draft, write }) => {
+      const row = saved.get(write.id) ?? draft.before;
+      return { duplicate, flow: { ...(row as Flow), ...pick(write) } };
+    });
+    return { flows, events };
+  }
+}
+
+/** The fields a report sets, as a partial Flow. */
+function pick(w: FlowWrite): Pick<Flow, 'status' | 'providerStatus' | 'fileUrl' | 'endedAt' | 'data'> {
+  return { status: w.status, providerStatus: w.providerStatus ?? null, fileUrl: w.fileUrl ?? null, endedAt: w.endedAt ?? null, data: w.data ?? null };
 }

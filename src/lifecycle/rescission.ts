@@ -25,6 +25,7 @@ import type { FlowLoader } from './flows';
 import { assertActsOn } from './ownership';
 import type { Idempotency } from './idempotency';
 import type { FlowRecorder } from './recorder';
+import { checkCallerUrl, type OriginPolicy } from '../security/urls';
 
 export type RescissionsByFlowLoader = DataLoader<string, Rescission[]>;
 export type RescissionLoader = DataLoader<string, Rescission | null>;
@@ -248,6 +249,11 @@ export interface RescissionServiceDeps {
   idempotency: Idempotency;
   /** Where e签宝 sends a rescission's callbacks unless the request names its own notifyUrl. */
   defaultNotifyUrl: () => string;
+  /**
+   * Where a request's own notifyUrl may point (ESIGN_NOTIFY_ORIGINS and this API's own origin; loopback in sandbox
+   * mode). Unset: anywhere.
+   */
+  notifyUrls?: () => OriginPolicy;
   logger?: Logger;
 }
 
@@ -295,6 +301,12 @@ export class RescissionService {
 
   async initiate(input: InitiateRescissionInput, loader: FlowLoader, caller: Caller): Promise<InitiateRescissionResult> {
     const invalid = validateRescissionInput(input, new Date());
+    const policy = this.deps.notifyUrls?.();
+    if (policy && invalid.length === 0 && input.notifyUrl !== undefined && input.notifyUrl !== null) {
+      // e签宝 would post the rescission's callbacks, signed with our AppSecret, wherever the caller says.
+      const notAllowed = checkCallerUrl(input.notifyUrl, policy, ['input', 'notifyUrl'], 'ESIGN_NOTIFY_ORIGINS');
+      if (notAllowed) invalid.push(notAllowed);
+    }
     if (invalid.length > 0) return { rescissionId: null, userErrors: invalid };
     const ref = parseFlowId(input.signFlowId) as FlowRef;
     const provider = this.provider();
@@ -380,7 +392,7 @@ export class RescissionService {
    */
   async recordRescinded(report: RescissionReport): Promise<RescissionRecordResult> {
     const result = await this.deps.rescissions.record(report);
-    await this.settleOriginal(report.signFlow, report.occurredAt ?? null);
+    await this.settleOriginal(report.signFlow, report.occurredAt ?? null, report.source);
     return result;
   }
 
@@ -394,7 +406,7 @@ export class RescissionService {
   }
 
   /** Marks the original flow RESCINDED when the rescinded files cover all of its files. */
-  private async settleOriginal(ref: FlowRef, occurredAt: Date | null): Promise<void> {
+  private async settleOriginal(ref: FlowRef, occurredAt: Date | null, source: EventSource): Promise<void> {
     const id = flowId(ref);
     let files = fileIdsOf(await this.deps.store.flows.get(id));
     if (!files) {
@@ -417,7 +429,7 @@ export class RescissionService {
     );
     // With no file list at all (e签宝 no longer knows the flow), the rescission is taken to cover the flow.
     if (files && !files.every((f) => rescinded.has(f))) return;
-    await this.deps.flows.record({ ref, status: 'RESCINDED', providerStatus: RESCINDED_PROVIDER_STATUS, source: 'CALLBACK', occurredAt });
+    await this.deps.flows.record({ ref, status: 'RESCINDED', providerStatus: RESCINDED_PROVIDER_STATUS, source, occurredAt });
   }
 
   private async resync(ref: FlowRef, loader: FlowLoader): Promise<void> {

@@ -26,6 +26,16 @@ export interface ProviderCallObservation {
   seconds: number;
 }
 
+/** How one reconciliation tick ended: it ran (`completed`, `failed` part-way) or another replica holds the lease. */
+export type ReconcileRunOutcome = 'completed' | 'failed' | 'skipped';
+
+/** What the reconciler reports (src/reconcile/reconciler.ts). */
+export interface ReconcileObserver {
+  reconcileRun(outcome: ReconcileRunOutcome): void;
+  /** `kind` is `signflow` or `rescission`; `outcome` `changed` (an event with source SYNC), `unchanged` or `failed`. */
+  reconcileRead(kind: string, provider: string, outcome: 'changed' | 'unchanged' | 'failed', n?: number): void;
+}
+
 /** Read at scrape time, so the gauges cost nothing between scrapes. */
 export interface GaugeSources {
   subscriptions?: () => number;
@@ -73,6 +83,9 @@ export class AppMetrics {
   private readonly providerCalls: Counter<'provider' | 'action' | 'outcome'>;
   private readonly providerSeconds: Histogram<'provider' | 'action'>;
   private readonly callbacks: Counter<'provider' | 'outcome'>;
+  private readonly reconcileRuns: Counter<'outcome'>;
+  private readonly reconcileChanges: Counter<'kind' | 'provider'>;
+  private readonly reconcileReads: Counter<'kind' | 'provider' | 'outcome'>;
   private readonly deliveryLag: Histogram;
   private readonly operationNames = new BoundedLabel(MAX_OPERATION_NAMES);
   private readonly actions = new Map<string, BoundedLabel>();
@@ -112,6 +125,24 @@ export class AppMetrics {
       name: 'callbacks_total',
       help: 'Provider callbacks received, by provider and outcome (stored, duplicate, refused, failed).',
       labelNames: ['provider', 'outcome'],
+      registers,
+    });
+    this.reconcileRuns = new Counter({
+      name: 'reconcile_runs_total',
+      help: 'Reconciliation ticks, by outcome (completed, failed part-way, skipped because another replica holds the lease).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.reconcileChanges = new Counter({
+      name: 'reconcile_changes_total',
+      help: 'Status changes learned by reading stale records again from their provider (each one an event with source SYNC).',
+      labelNames: ['kind', 'provider'],
+      registers,
+    });
+    this.reconcileReads = new Counter({
+      name: 'reconcile_reads_total',
+      help: 'Records read again by reconciliation, by kind, provider and outcome (changed, unchanged, failed).',
+      labelNames: ['kind', 'provider', 'outcome'],
       registers,
     });
     this.deliveryLag = new Histogram({
@@ -183,6 +214,16 @@ export class AppMetrics {
 
   callback(provider: string, outcome: CallbackOutcome): void {
     this.callbacks.inc({ provider, outcome });
+  }
+
+  reconcileRun(outcome: ReconcileRunOutcome): void {
+    this.reconcileRuns.inc({ outcome });
+  }
+
+  reconcileRead(kind: string, provider: string, outcome: 'changed' | 'unchanged' | 'failed', n = 1): void {
+    if (n <= 0) return;
+    this.reconcileReads.inc({ kind, provider, outcome }, n);
+    if (outcome === 'changed') this.reconcileChanges.inc({ kind, provider }, n);
   }
 
   eventDispatched(receivedAt: Date, now = Date.now()): void {

@@ -29,6 +29,8 @@ export interface SignFlowProvider {
   readonly provider: SignProvider;
   /** Most ids one `fetchFlows` call may carry; the loader chunks to this. */
   readonly maxFetchBatch: number;
+  /** True when one `fetchFlows` call is one provider request for the whole batch (else one request per id). */
+  readonly batchedFetch?: boolean;
   /**
    * Checks the revoke input against the provider's documented limits before any call. Fields are named relative
    * to the GraphQL input (`['reason']`, `['etcMemberNo']`).

@@ -5,6 +5,8 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import fetch from 'node-fetch';
 import { SIGN_FLOW_STATUSES, type SignFlowStatus } from '../domain/model';
 import { type Logger, redactUrl, silentLogger } from '../logger';
+import { adminAccess, type SandboxAccessOptions } from './access';
+import { createConsoleRouter } from './console';
 
 /**
  * Machinery shared by every provider emulator: request log, fault book, callback sender, admin API and the
@@ -331,7 +333,7 @@ export interface CallbackAttempt {
   error?: string;
 }
 
-export type CallbackState = 'pending' | 'acknowledged' | 'failed' | 'dropped' | 'cancelled';
+export type CallbackState = 'pending' | 'acknowledged' | 'failed' | 'dropped' | 'cancelled' | 'refused';
 
 export interface CallbackDelivery {
   id: string;
@@ -350,6 +352,8 @@ export interface CallbackDelivery {
   state: CallbackState;
   /** The drop-callback fault that swallowed it. */
   droppedBy?: string;
+  /** Why it was never sent: its target is not one of the API's own callback URLs. */
+  refusedReason?: string;
 }
 
 export interface CallbackSenderOptions {
@@ -362,6 +366,14 @@ export interface CallbackSenderOptions {
   attemptTimeoutMs?: number;
   /** Deliveries kept per provider for `GET /_admin/{provider}/callbacks`. Default 1000. */
   historyLimit?: number;
+  /**
+   * Whether a callback may be sent to `url`; a refused one is recorded (`state: "refused"`) and never sent. The
+   * sandbox allows only the API's own callback URLs, so a `notifyUrl` chosen by a caller cannot make the emulator
+   * reach into the network it runs in. Default: every target.
+   */
+  allowTarget?: (provider: ProviderName, url: string) => boolean;
+  /** Told whenever a delivery's record changes (the sandbox persists its state then). */
+  onChange?: () => void;
 }
 
 const MAX_RESPONSE_TEXT = 2000;
@@ -419,6 +431,14 @@ export class CallbackSender {
       state: 'pending',
     };
     this.remember(delivery);
+    this.options.onChange?.();
+
+    if (this.options.allowTarget && !this.options.allowTarget(request.provider, request.url)) {
+      delivery.state = 'refused';
+      delivery.refusedReason = 'not one of the API\'s own callback URLs; the sandbox calls back nowhere else';
+      this.logger.warn({ provider: request.provider, event: request.event, url: delivery.url }, 'sandbox callback refused: foreign target');
+      return { delivery, settled: Promise.resolve(delivery) };
+    }
 
     const drop = this.options.faults.take(request.provider, ['drop-callback'], [request.event, request.subject]);
     if (drop) {
@@ -432,6 +452,28 @@ export class CallbackSender {
 
   list(provider: ProviderName): readonly CallbackDelivery[] {
     return this.history.get(provider) ?? [];
+  }
+
+  /** Every provider's deliveries, oldest first. */
+  listAll(): CallbackDelivery[] {
+    return [...this.history.values()].flat().sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0));
+  }
+
+  /** The history, for the state file: the live records, to be serialised at once (they change as deliveries go on). */
+  exportHistory(): CallbackDelivery[] {
+    return this.listAll();
+  }
+
+  /**
+   * Takes back a history written by `exportHistory` (a restart). Deliveries that were still pending when the old
+   * process stopped are not resent: they are recorded as cancelled.
+   */
+  importHistory(deliveries: readonly CallbackDelivery[]): void {
+    this.history.clear();
+    for (const delivery of deliveries) {
+      if (!isProviderName(delivery.provider)) continue;
+      this.remember({ ...delivery, state: delivery.state === 'pending' ? 'cancelled' : delivery.state });
+    }
   }
 
   /** Deliveries not yet settled, across providers. */
@@ -478,6 +520,7 @@ export class CallbackSender {
       const outcome = await this.attempt(request);
       if (!stillCurrent()) return this.finish(delivery, 'cancelled');
       delivery.attempts.push(outcome.record);
+      this.options.onChange?.();
       if (outcome.acknowledged) {
         delivery.acknowledged = true;
         return this.finish(delivery, 'acknowledged');
@@ -488,6 +531,7 @@ export class CallbackSender {
 
   private finish(delivery: CallbackDelivery, state: CallbackState): CallbackDelivery {
     if (delivery.state === 'pending') delivery.state = state;
+    this.options.onChange?.();
     const level = state === 'acknowledged' || state === 'cancelled' ? 'info' : 'warn';
     this.logger[level](
       { provider: delivery.provider, event: delivery.event, url: delivery.url, attempts: delivery.attempts.length, state },
@@ -655,8 +699,17 @@ export interface Emulator {
   transition?(flowId: string, input: TransitionInput): Promise<TransitionResult> | TransitionResult;
   /** `GET /_admin/{name}/flows/{flowId}`: the emulator's own view of a flow, undefined when unknown. */
   describeFlow?(flowId: string): unknown;
+  /** `GET /_admin/{name}/flows`: every flow (or authorization) in the emulator's own view, oldest first. */
+  listFlows?(): unknown[];
   /** Extra admin endpoints, on a router mounted at `/_admin/<name>` (e.g. `router.post('/auto-debits', …)`). */
   adminRoutes?(router: Router): void;
+  /**
+   * The state that must survive a restart (flows, tasks, settings; not nonces or throttles), JSON-serialisable. It
+   * may share objects with the live state: the caller serialises it at once.
+   */
+  exportState?(): unknown;
+  /** Takes back what `exportState` gave (after a restart); replaces the current state. */
+  importState?(state: unknown): void;
   close?(): Promise<void> | void;
 }
 
@@ -688,6 +741,11 @@ export class ProviderKit {
   deliver(request: Omit<CallbackRequest, 'provider'>): { delivery: CallbackDelivery; settled: Promise<CallbackDelivery> } {
     return this.kit.callbacks.deliver({ ...request, provider: this.provider });
   }
+
+  /** Says the emulator's state changed outside a request (a timer ended a task), so it is saved. */
+  changed(): void {
+    this.kit.changed();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -703,6 +761,10 @@ export interface SandboxKitOptions {
   callbackTimeoutMs?: number;
   /** Requests and callbacks kept per provider. Default 1000. */
   historyLimit?: number;
+  /** See `CallbackSenderOptions.allowTarget`. */
+  allowCallbackTarget?: (provider: ProviderName, url: string) => boolean;
+  /** Told after anything that may have changed state: an emulator request, an admin call, a callback's progress. */
+  onChange?: () => void;
 }
 
 export class SandboxKit {
@@ -715,6 +777,7 @@ export class SandboxKit {
   private readonly timers = new TimerSet();
   /** Answers held back by a timeout or latency fault; reset/close destroy them. */
   private readonly held = new Set<Response>();
+  private readonly onChange?: () => void;
 
   constructor(options: SandboxKitOptions) {
     this.clock = options.clock ?? systemClock;
@@ -729,7 +792,14 @@ export class SandboxKit {
       retryDelaysMs: options.callbackRetryDelaysMs,
       attemptTimeoutMs: options.callbackTimeoutMs,
       historyLimit: options.historyLimit,
+      allowTarget: options.allowCallbackTarget,
+      onChange: () => this.changed(),
     });
+    this.onChange = options.onChange;
+  }
+
+  changed(): void {
+    this.onChange?.();
   }
 
   forProvider(provider: ProviderName): ProviderKit {
@@ -813,6 +883,7 @@ export class SandboxKit {
     record.status = reply.status ?? 200;
     record.response = Buffer.isBuffer(reply.body) ? reply.body.toString('utf8') : reply.body;
     send(res, reply);
+    this.changed();
   }
 }
 
@@ -847,6 +918,63 @@ function send(res: Response, reply: EmulatorReply): void {
     if (!hasType) res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.end(JSON.stringify(reply.body));
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Redaction: what the admin API shows of requests and callbacks
+
+/** Headers that carry a credential or a signature (lower case). */
+const SECRET_HEADERS = new Set([
+  'authorization',
+  'cookie',
+  'content-signature',
+  'x-tsign-open-signature',
+  'x-tsign-open-ca-signature',
+  'x-api-key',
+]);
+/** Body and form fields that carry a signature, a token or a key. */
+const SECRET_FIELD = /^(sign|signature|verifySign|token|secret|accessToken|refreshToken|appSecret|privateKey|secretKey|password)$/i;
+export const REDACTED = '[redacted]';
+
+function redactHeaders<T extends Record<string, unknown>>(headers: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers)) out[name] = SECRET_HEADERS.has(name.toLowerCase()) ? REDACTED : value;
+  return out as T;
+}
+
+/** Signature and token fields of a JSON body (at any depth) or a form body. */
+export function redactBody(body: unknown): unknown {
+  if (typeof body === 'string') {
+    if (!/^[^=&\s]+=[^&]*(&[^=&\s]+=[^&]*)*$/.test(body)) return body;
+    const form = new URLSearchParams(body);
+    let changed = false;
+    for (const key of [...form.keys()]) {
+      if (SECRET_FIELD.test(key)) {
+        form.set(key, REDACTED);
+        changed = true;
+      }
+    }
+    return changed ? form.toString() : body;
+  }
+  if (Array.isArray(body)) return body.map(redactBody);
+  if (isPlainObject(body)) {
+    return Object.fromEntries(Object.entries(body).map(([key, value]) => [key, SECRET_FIELD.test(key) && typeof value === 'string' ? REDACTED : redactBody(value)]));
+  }
+  return body;
+}
+
+export function redactRequest(record: RequestRecord): RequestRecord {
+  return { ...record, path: redactUrl(record.path), headers: redactHeaders(record.headers), body: redactBody(record.body), response: redactBody(record.response) };
+}
+
+export function redactDelivery(delivery: CallbackDelivery): CallbackDelivery {
+  return {
+    ...delivery,
+    url: redactUrl(delivery.url),
+    headers: redactHeaders(delivery.headers),
+    body: redactBody(delivery.body),
+    attempts: delivery.attempts.map((attempt) => (attempt.headers ? { ...attempt, headers: redactHeaders(attempt.headers) } : attempt)),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -933,7 +1061,7 @@ export function parseTransitionInput(body: unknown): TransitionInput {
 export function createAdminRouter(
   kit: SandboxKit,
   emulators: Readonly<Partial<Record<ProviderName, Emulator>>>,
-  resetAll: () => void,
+  resetAll: () => void | Promise<void>,
 ): Router {
   const router = express.Router();
   const available = Object.keys(emulators) as ProviderName[];
@@ -945,12 +1073,30 @@ export function createAdminRouter(
     return emulator;
   };
 
+  // Whatever an admin call changes is saved once it has answered.
+  router.use((req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') res.on('finish', () => kit.changed());
+    next();
+  });
+
   router.post(
     '/reset',
-    adminRoute(() => {
-      resetAll();
+    adminRoute(async () => {
+      await resetAll();
       return { reset: true };
     }),
+  );
+
+  router.get('/callbacks', adminRoute(() => ({ callbacks: kit.callbacks.listAll().map(redactDelivery) })));
+  router.get(
+    '/flows',
+    adminRoute(() => ({
+      providers: Object.fromEntries(
+        Object.values(emulators)
+          .filter((emulator): emulator is Emulator => !!emulator?.listFlows)
+          .map((emulator) => [emulator.name, emulator.listFlows!()]),
+      ),
+    })),
   );
 
   router.get('/faults', adminRoute(() => ({ faults: kit.faults.list() })));
@@ -982,6 +1128,15 @@ export function createAdminRouter(
   );
 
   router.get(
+    '/:provider/flows',
+    adminRoute((_body, req) => {
+      const emulator = emulatorFor(String(req.params.provider));
+      if (!emulator.listFlows) throw notFound(`the ${emulator.name} emulator has no sign flows`);
+      return { flows: emulator.listFlows() };
+    }),
+  );
+
+  router.get(
     '/:provider/flows/:flowId',
     adminRoute((_body, req) => {
       const emulator = emulatorFor(String(req.params.provider));
@@ -1005,7 +1160,7 @@ export function createAdminRouter(
     '/:provider/requests',
     adminRoute((_body, req) => {
       const emulator = emulatorFor(String(req.params.provider));
-      return { requests: kit.requests.list(emulator.name) };
+      return { requests: kit.requests.list(emulator.name).map(redactRequest) };
     }),
   );
 
@@ -1013,7 +1168,7 @@ export function createAdminRouter(
     '/:provider/callbacks',
     adminRoute((_body, req) => {
       const emulator = emulatorFor(String(req.params.provider));
-      return { callbacks: kit.callbacks.list(emulator.name) };
+      return { callbacks: kit.callbacks.list(emulator.name).map(redactDelivery) };
     }),
   );
 
@@ -1030,13 +1185,24 @@ export function createAdminRouter(
 export function createSandboxRouter(
   kit: SandboxKit,
   emulators: Readonly<Partial<Record<ProviderName, Emulator>>>,
-  resetAll: () => void,
+  resetAll: () => void | Promise<void>,
+  access: SandboxAccessOptions = {},
 ): Router {
   const router = express.Router();
   router.use(express.raw({ type: () => true, limit: '5mb' }));
-  router.use('/_admin', createAdminRouter(kit, emulators, resetAll));
+  router.use('/_admin', adminAccess(access), createAdminRouter(kit, emulators, resetAll));
+  router.use(createConsoleRouter(access));
   for (const emulator of Object.values(emulators)) {
     if (emulator) router.use(`/${emulator.name}`, emulator.router);
   }
+  // Anything unexpected (a store that fails during a reset) answers JSON, never the host's HTML error page.
+  router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    kit.logger.error({ err: error }, 'sandbox request failed');
+    res.status(500).json({ error: `sandbox: ${error instanceof Error ? error.message : 'internal error'}` });
+  });
   return router;
 }

@@ -41,8 +41,12 @@ function main(): void {
   const callbackBase = readCallbackBase();
   const etcSecret = process.env.ETC_CALLBACK_SECRET;
 
+  const adminToken = process.env.SANDBOX_ADMIN_TOKEN?.trim() || undefined;
+  if (adminToken !== undefined && (adminToken.length < 16 || /\s/.test(adminToken))) fail('SANDBOX_ADMIN_TOKEN must be at least 16 characters with no whitespace');
+
   const sandbox = createSandbox({
     logger,
+    access: { token: adminToken },
     callbackUrl: (provider) => {
       const url = `${callbackBase}/callbacks/${CALLBACK_PATHS[provider]}`;
       return provider === 'etc' && etcSecret ? `${url}?token=${encodeURIComponent(etcSecret)}` : url;

@@ -68,7 +68,7 @@ export interface RescissionsTable {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-function toRescission(row: Selectable<RescissionsTable>): Rescission {
+export function toRescission(row: Selectable<RescissionsTable>): Rescission {
   return {
     id: row.id,
     signFlowId: row.sign_flow_id,

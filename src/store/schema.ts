@@ -1,6 +1,7 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { CancelItemsTable, CancelTasksTable, EarlyTaskResultsTable } from './cancel-tasks';
 import type { AutoDebitsTable } from './auto-debits';
+import type { LeasesTable, ReconcileStateTable, StoreMetaTable } from './reconcile';
 import type { RescissionsTable } from './rescissions';
 
 /**
@@ -77,4 +78,7 @@ export interface Database {
   early_task_results: EarlyTaskResultsTable;
   rescissions: RescissionsTable;
   auto_debits: AutoDebitsTable;
+  leases: LeasesTable;
+  reconcile_state: ReconcileStateTable;
+  store_meta: StoreMetaTable;
 }

@@ -4,6 +4,7 @@ import { chunk } from '../util/arrays';
 import { SqlAutoDebits, type AutoDebitRepository } from './auto-debits';
 import { SqlCancelTasks, type CancelTaskRepository } from './cancel-tasks';
 import { CodeMigrations } from './migrations';
+import { readMeta, SqlLeases, SqlReconcile, writeMeta, type LeaseRepository, type ReconcileRepository } from './reconcile';
 import { SqlRescissions, type RescissionRepository } from './rescissions';
 import type { Database, EventsTable, FlowsTable } from './schema';
 import type {
@@ -29,7 +30,7 @@ const date = (s: string | null) => (s === null ? null : new Date(s));
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 const parseJson = (s: string | null) => (s === null ? null : (JSON.parse(s) as Record<string, unknown>));
 
-function toFlow(row: Selectable<FlowsTable>): Flow {
+export function toFlow(row: Selectable<FlowsTable>): Flow {
   return {
     seq: Number(row.seq),
     id: row.id,
@@ -121,8 +122,9 @@ class SqlFlows implements FlowRepository {
     return toFlow(row);
   }
 
-  async saveMany(writes: readonly FlowWrite[]): Promise<void> {
+  async saveMany(writes: readonly FlowWrite[]): Promise<Flow[]> {
     const now = iso(new Date());
+    const saved: Flow[] = [];
     for (let start = 0; start < writes.length; start += BULK_ROWS) {
       const rows = writes.slice(start, start + BULK_ROWS).map((w) => ({
         id: w.id,
@@ -150,8 +152,11 @@ class SqlFlows implements FlowRepository {
             updated_at: now,
           }),
         )
-        .execute();
+        .returningAll()
+        .execute()
+        .then((rows) => rows.forEach((row) => saved.push(toFlow(row))));
     }
+    return saved;
   }
 
   async list(q: { provider?: SignProvider; status?: SignFlowStatus; after?: number; first: number; tenant?: { tenant: string | null } }): Promise<Flow[]> {
@@ -264,7 +269,28 @@ class SqlEvents implements EventRepository {
     const row = await this.db.selectFrom('events').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst();
     return Number(row?.max ?? 0);
   }
+
+  async purgeOlderThan(before: Date): Promise<number> {
+    // Up to the newest event received before the cutoff, by id: the log stays contiguous, so "below the watermark"
+    // is exactly "pruned" for every cursor.
+    const newest = await this.db.selectFrom('events').select((eb) => eb.fn.max('id').as('max')).where('received_at', '<', iso(before)).executeTakeFirst();
+    const through = Number(newest?.max ?? 0);
+    if (through <= (await this.prunedThrough())) return 0;
+    const run = async (db: Db) => {
+      await writeMeta(db, EVENTS_PRUNED_THROUGH, String(through));
+      const result = await db.deleteFrom('events').where('id', '<=', through).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    };
+    return this.db.isTransaction ? run(this.db) : (this.db as Kysely<Database>).transaction().execute(run);
+  }
+
+  async prunedThrough(): Promise<number> {
+    return Number((await readMeta(this.db, EVENTS_PRUNED_THROUGH)) ?? 0);
+  }
 }
+
+/** store_meta key: the newest event id deleted by retention. */
+const EVENTS_PRUNED_THROUGH = 'events_pruned_through';
 
 class SqlReceipts implements ReceiptRepository {
   constructor(private readonly db: Db) {}
@@ -283,6 +309,33 @@ class SqlReceipts implements ReceiptRepository {
       .returning('dedupe_key')
       .executeTakeFirst();
     return inserted !== undefined;
+  }
+
+  async insertMany(rs: readonly { provider: string; dedupeKey: string; body: string }[]): Promise<Set<string>> {
+    const fresh = new Set<string>();
+    const receivedAt = iso(new Date());
+    for (let start = 0; start < rs.length; start += BULK_ROWS) {
+      const rows = await this.db
+        .insertInto('callback_receipts')
+        .values(rs.slice(start, start + BULK_ROWS).map((r) => ({ provider: r.provider, dedupe_key: r.dedupeKey, body: r.body, event_id: null, received_at: receivedAt })))
+        .onConflict((oc) => oc.columns(['provider', 'dedupe_key']).doNothing())
+        .returning(['provider', 'dedupe_key'])
+        .execute();
+      for (const row of rows) fresh.add(`${row.provider}|${row.dedupe_key}`);
+    }
+    return fresh;
+  }
+
+  async linkEvents(links: readonly { provider: string; dedupeKey: string; eventId: number }[]): Promise<void> {
+    for (let start = 0; start < links.length; start += BULK_ROWS) {
+      // One UPDATE … FROM over a derived table of (provider, key, event) rows; both dialects accept this form.
+      const rows = sql.join(
+        links.slice(start, start + BULK_ROWS).map((l) => sql`select ${l.provider} as provider, ${l.dedupeKey} as dedupe_key, cast(${l.eventId} as bigint) as event_id`),
+        sql` union all `,
+      );
+      await sql`update callback_receipts set event_id = v.event_id from (${rows}) as v
+        where callback_receipts.provider = v.provider and callback_receipts.dedupe_key = v.dedupe_key`.execute(this.db);
+    }
   }
 
   async linkEvent(provider: string, dedupeKey: string, eventId: number): Promise<void> {
@@ -378,6 +431,8 @@ export class SqlStore implements Store {
   readonly cancelTasks: CancelTaskRepository;
   readonly rescissions: RescissionRepository;
   readonly autoDebits: AutoDebitRepository;
+  readonly leases: LeaseRepository;
+  readonly reconcile: ReconcileRepository;
 
   constructor(
     readonly db: Db,
@@ -391,6 +446,8 @@ export class SqlStore implements Store {
     this.cancelTasks = new SqlCancelTasks(db, dialect);
     this.rescissions = new SqlRescissions(db, dialect);
     this.autoDebits = new SqlAutoDebits(db, dialect);
+    this.leases = new SqlLeases(db);
+    this.reconcile = new SqlReconcile(db);
   }
 
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

@@ -1,6 +1,7 @@
 import type { EventSource, SignFlowStatus, SignProvider } from '../domain/model';
 import type { CancelTaskRepository } from './cancel-tasks';
 import type { AutoDebitRepository } from './auto-debits';
+import type { LeaseRepository, ReconcileRepository } from './reconcile';
 import type { RescissionRepository } from './rescissions';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -76,8 +77,11 @@ export interface FlowRepository {
   getMany(ids: readonly string[]): Promise<Map<string, Flow>>;
   /** Inserts, or updates the mutable fields of, the flow with `write.id`. */
   save(write: FlowWrite): Promise<Flow>;
-  /** `save` for many flows in one statement per few hundred (batch outcomes); `status` is written as given. */
-  saveMany(writes: readonly FlowWrite[]): Promise<void>;
+  /**
+   * `save` for many flows in one statement per few hundred (batch outcomes); `status` is written as given. At most
+   * one write per id. Returns the rows as saved, in no particular order.
+   */
+  saveMany(writes: readonly FlowWrite[]): Promise<Flow[]>;
   /** Insertion order; `after` is the `seq` of the last flow of the previous page. */
   list(q: { provider?: SignProvider; status?: SignFlowStatus; after?: number; first: number; tenant?: { tenant: string | null } }): Promise<Flow[]>;
 }
@@ -102,12 +106,26 @@ export interface EventRepository {
   listForSubjects(kind: EventKind, subjectIds: readonly string[], q: { after: number; limit: number }): Promise<Map<string, StoredEvent[]>>;
   /** The newest id, 0 when the log is empty. */
   latestId(): Promise<number>;
+  /**
+   * Deletes the events received before `before` (`EVENT_RETENTION_DAYS`), always a prefix of the log, and remembers
+   * the newest id deleted; returns how many.
+   */
+  purgeOlderThan(before: Date): Promise<number>;
+  /** The newest event id ever pruned, 0 when none was: a cursor below it points into the pruned part of the log. */
+  prunedThrough(): Promise<number>;
 }
 
 export interface ReceiptRepository {
   /** False when this (provider, key) was already received: the callback is a retry. */
   insert(r: { provider: string; dedupeKey: string; body: string; eventId?: number | null }): Promise<boolean>;
+  /**
+   * `insert` for many receipts in one statement per few hundred; returns the ones that were new, as
+   * `provider|dedupeKey`. Receipts with the same provider and key in one call: only the first can be new.
+   */
+  insertMany(rs: readonly { provider: string; dedupeKey: string; body: string }[]): Promise<Set<string>>;
   linkEvent(provider: string, dedupeKey: string, eventId: number): Promise<void>;
+  /** `linkEvent` for many receipts in one statement per few hundred. */
+  linkEvents(links: readonly { provider: string; dedupeKey: string; eventId: number }[]): Promise<void>;
   count(provider?: string): Promise<number>;
   /**
    * Deletes receipts received before `before`; returns how many. A provider retry arriving after its receipt is gone
@@ -141,6 +159,8 @@ export interface Store {
   readonly cancelTasks: CancelTaskRepository;
   readonly rescissions: RescissionRepository;
   readonly autoDebits: AutoDebitRepository;
+  readonly leases: LeaseRepository;
+  readonly reconcile: ReconcileRepository;
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /**
    * Gives records without a tenant to `tenant` (and files their past events under it); a record that already has one

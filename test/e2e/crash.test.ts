@@ -129,7 +129,7 @@ const isStrictlyIncreasing = (ids: number[]) => ids.every((id, i) => i === 0 || 
     await pg.cleanup();
   });
 
-  it(`stores each of ${CALLBACKS} callbacks exactly once and every subscriber sees every event once, in order`, async () => {
+  it(`every one of ${CALLBACKS} flows converges on its final status exactly once and every subscriber sees every event once, in order`, async () => {
     const migrated = await pg.open();
     await migrated.close();
     balancer = await startBalancer(() => (up.size > 0 ? [...up] : ['http://127.0.0.1:1']));
@@ -140,6 +140,12 @@ const isStrictlyIncreasing = (ids: number[]) => ids.every((id, i) => i === 0 || 
       REDIS_URL: REDIS!,
       ...providerEnv(sandbox.url),
       EVENT_POLL_INTERVAL_MS: '500',
+      // A callback whose every retry fell on a dead replica is lost for good (ETC retries only 3 times): the flow's
+      // final status is then learned by reading it again. Quiet for longer than the storm usually lasts, so the
+      // reads are mostly of the flows whose callbacks were lost, not of every flow still waiting for its turn.
+      RECONCILE_INTERVAL_MS: '2000',
+      RECONCILE_AFTER_MS: '30000',
+      RECONCILE_READS_PER_SECOND: '100',
     };
     const aPort = await freePort();
     [a, b] = await Promise.all([spawnServer(env, aPort), spawnServer(env)]);
@@ -161,6 +167,12 @@ const isStrictlyIncreasing = (ids: number[]) => ids.every((id, i) => i === 0 || 
     }
     // Interleave the providers, as real traffic would.
     flows.sort(() => Math.random() - 0.5);
+    // The API knows every flow as SIGNING before the storm (it started them, or heard of them earlier).
+    const seeded = await openStore({ databaseUrl: pg.databaseUrl!() });
+    await seeded.flows.saveMany(
+      flows.map((f) => ({ id: f.subject, provider: f.subject.split(':')[0] as 'ETC' | 'ESIGN' | 'TENCENT_ESS', providerFlowId: f.id, status: 'SIGNING' as const })),
+    );
+    await seeded.close();
 
     let storming = true;
     let kills = 0;
@@ -184,7 +196,8 @@ const isStrictlyIncreasing = (ids: number[]) => ids.every((id, i) => i === 0 || 
       // About 200 callbacks a second: a storm on a 2-core machine, spanning several kills.
       if (i % 20 === 19) await new Promise((r) => setTimeout(r, 100));
     }
-    await waitFor(() => sandbox.sandbox.kit.callbacks.pendingCount === 0, { timeoutMs: 90_000, intervalMs: 200, what: 'all deliveries to settle' });
+    // On a loaded machine (other suites beside this one) the storm and the restarts take minutes, not seconds.
+    await waitFor(() => sandbox.sandbox.kit.callbacks.pendingCount === 0, { timeoutMs: 240_000, intervalMs: 200, what: 'all deliveries to settle' });
     storming = false;
     await killer;
 
@@ -195,30 +208,41 @@ const isStrictlyIncreasing = (ids: number[]) => ids.every((id, i) => i === 0 || 
 
     const store = await openStore({ databaseUrl: pg.databaseUrl!() });
     try {
+      // Every flow reaches its final status in the store: from its callback, or, when the provider gave up on the
+      // callback, from reconciliation reading the flow again.
+      const open = async () => {
+        const stored = await store.flows.getMany(flows.map((f) => f.subject));
+        return flows.filter((f) => stored.get(f.subject)?.status !== 'COMPLETED').length;
+      };
+      await waitFor(async () => (await open()) === 0, { timeoutMs: 120_000, intervalMs: 500, what: 'every flow to converge on COMPLETED' });
+
       const receipts = await store.receipts.count();
       const events = await store.events.listAfter(0, { kinds: ['signflow'] }, CALLBACKS * 3);
       const perFlow = new Map<string, number>();
       for (const e of events) perFlow.set(e.subjectId, (perFlow.get(e.subjectId) ?? 0) + 1);
       const duplicates = [...perFlow.values()].filter((n) => n > 1).length;
+      const synced = events.filter((e) => e.source === 'SYNC').length;
 
       await waitFor(() => onB.ids.length >= events.length && onA.ids.length >= events.length, { timeoutMs: 20_000, what: 'subscribers to catch up' });
 
       process.stdout.write(
         `[crash safety] callbacks sent ${deliveries.length} (${MIX.map((m) => `${m.provider} ${deliveries.filter((d) => d.provider === m.emulator).length}`).join(', ')}), acknowledged ${acknowledged.length}, retried ${retried.length}, ` +
-          `never acknowledged ${failed.length}, replica kills ${kills}, receipts stored ${receipts}, events stored ${events.length}, ` +
+          `never acknowledged ${failed.length}, replica kills ${kills}, receipts stored ${receipts}, events stored ${events.length} ` +
+          `(from callbacks ${events.length - synced}, from reconciliation ${synced}), ` +
           `flows with duplicate events ${duplicates}, delivered to the subscriber on B ${onB.ids.length}, ` +
           `to the resuming subscriber on A ${onA.ids.length}\n`,
       );
 
       expect(deliveries).toHaveLength(CALLBACKS);
       expect(kills).toBeGreaterThan(0);
-      // Every callback acknowledged is stored exactly once...
-      for (const d of acknowledged) expect(perFlow.get(d.flow)).toBe(1);
+      // Every callback acknowledged was stored (a receipt each; a callback stored just before its replica died, its
+      // answer lost, has one too)...
+      expect(receipts).toBeGreaterThanOrEqual(acknowledged.length);
+      expect(receipts).toBeLessThanOrEqual(CALLBACKS);
+      // ...every flow has exactly one event, its final status, whether the callback or a read brought it...
       for (const f of flows) expect(perFlow.get(f.subject)).toBe(1);
-      // ...and every callback was eventually stored (the provider's retries carried it past the crashes).
-      expect(failed).toEqual([]);
-      expect(receipts).toBe(CALLBACKS);
       expect(events).toHaveLength(CALLBACKS);
+      expect(events.every((e) => e.status === 'COMPLETED')).toBe(true);
       expect(duplicates).toBe(0);
       // The subscriber on the surviving replica got every event exactly once, in cursor order.
       expect(onB.ids).toEqual(events.map((e) => e.id));
@@ -230,5 +254,5 @@ const isStrictlyIncreasing = (ids: number[]) => ids.every((id, i) => i === 0 || 
       await onA.close();
       await onB.close();
     }
-  }, 180_000);
+  }, 480_000);
 });

@@ -139,7 +139,7 @@ const ENTITY_CASES: EntityCase[] = [
     typename: 'CancelTask',
     table: 'cancel_tasks',
     selection: 'id state total',
-    unknownId: 'no-such-task',
+    unknownId: 'cancel_00000000000000000000000000000000',
     async create(app, n) {
       const ids: string[] = [];
       for (let i = 0; i < n; i++) {

@@ -74,7 +74,7 @@ async function flowEvents(app: TestApp, id: string): Promise<Array<{ status: str
 describe('e签宝 rescission end to end over real HTTP', () => {
   let app: TestApp;
   beforeEach(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: { ESIGN_NOTIFY_ORIGINS: 'https://hooks.example.com' } });
   });
   afterEach(async () => {
     await app.close();

@@ -222,6 +222,9 @@ describe('tenancy, acting parties, idempotency and audit', () => {
       await waitFor(() => app.services.feed.position >= last, { what: 'the feed to dispatch' });
       expect(acmeLive.items.map((e) => e.signFlowEvents.flow.id)).not.toContain(theirs);
       expect(globexLive.items.map((e) => e.signFlowEvents.flow.id)).not.toContain(mine);
+      // Not even as an error: an event of another tenant's flow never reaches the subscription.
+      expect(acmeLive.errors).toEqual([]);
+      expect(globexLive.errors).toEqual([]);
       acmeLive.stop();
       globexLive.stop();
 

@@ -6,9 +6,11 @@ import { parseEventCursor, type UserError } from '../common';
 import { tenantFilter } from '../../auth/caller';
 import { yuansferMerchant } from '../acting';
 import type { Context } from '../context';
+import { assertCursorKept } from '../cursor';
 import { AutoDebit, AutoDebitEvent, RevokeAutoDebitInput, RevokeAutoDebitPayload, StartAutoDebitInput, StartAutoDebitPayload } from './types';
 import { Authenticated, RequiresScopes } from '../../auth/access';
 import { SCOPES } from '../../auth/caller';
+import { requireId, requireIds } from '../ids';
 
 export function toAutoDebitEvent(event: StoredEvent): AutoDebitEvent {
   return {
@@ -37,7 +39,7 @@ export class AutoDebitResolver {
   @RequiresScopes(SCOPES.AUTODEBITS_READ)
   @Query(() => AutoDebit, { nullable: true, description: 'An authorization this API knows (Yuansfer offers no query to read one through).' })
   async autoDebit(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<StoredAutoDebit | null> {
-    return ctx.loaders.autoDebits.load(id);
+    return ctx.loaders.autoDebits.load(requireId('AutoDebit', 'id', id));
   }
 
   @Authenticated()
@@ -70,10 +72,13 @@ export class AutoDebitResolver {
   @RequiresScopes(SCOPES.EVENTS_READ, SCOPES.AUTODEBITS_READ)
   @Subscription(() => AutoDebitEvent, {
     description: 'Every status event of the matching authorizations. With after, first replays what was missed since that cursor.',
-    subscribe: ({ args, context }) => {
+    subscribe: async ({ args, context }) => {
       const ctx = context as Context;
       const a = args as AutoDebitEventsArgs;
-      return ctx.services.feed.subscribe({ kinds: ['autodebit'], subjectIds: a.ids ?? undefined, tenant: tenantFilter(ctx.caller) }, parseEventCursor(a.after));
+      const subjectIds = requireIds('AutoDebit', 'ids', a.ids) ?? undefined;
+      const after = parseEventCursor(a.after);
+      await assertCursorKept(ctx.services.store, after);
+      return ctx.services.feed.subscribe({ kinds: ['autodebit'], subjectIds, tenant: tenantFilter(ctx.caller) }, after);
     },
   })
   autoDebitEvents(@Root() event: StoredEvent, @Args() _args: AutoDebitEventsArgs): AutoDebitEvent {
@@ -95,5 +100,5 @@ export class AutoDebitEventResolver {
 
 /** Federation: other subgraphs reference an AutoDebit by id. */
 export async function resolveAutoDebitReference(reference: { id?: string }, ctx: Context): Promise<StoredAutoDebit | null> {
-  return reference.id ? ctx.loaders.autoDebits.load(reference.id) : null;
+  return reference.id ? ctx.loaders.autoDebits.load(requireId('AutoDebit', 'representations.id', reference.id)) : null;
 }

@@ -11,6 +11,7 @@ import { CANCEL_MESSAGE_FORMAT_CODES } from '../signflow/types';
 import { CancelItem, CancelSignFlowsInput, CancelSignFlowsPayload, CancelTask } from './types';
 import { Authenticated, RequiresScopes } from '../../auth/access';
 import { SCOPES } from '../../auth/caller';
+import { requireId } from '../ids';
 
 @ArgsType()
 class CancelTaskProgressArgs {
@@ -74,7 +75,7 @@ export class CancelTaskResolver {
   @RequiresScopes(SCOPES.FLOWS_READ)
   @Query(() => CancelTask, { nullable: true, description: 'A cancelSignFlows task; null when there is none with this id.' })
   async cancelTask(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<StoredTask | null> {
-    return ctx.loaders.cancelTasks.load(id);
+    return ctx.loaders.cancelTasks.load(requireId('CancelTask', 'id', id));
   }
 
   @Authenticated()
@@ -160,7 +161,7 @@ export class CancelTaskResolver {
   @RequiresScopes(SCOPES.EVENTS_READ, SCOPES.FLOWS_READ)
   @Subscription(() => CancelTask, {
     description: 'The task now, then each time its counts or state change, until it finishes (then the subscription completes).',
-    subscribe: ({ args, context }) => progress(context as Context, (args as CancelTaskProgressArgs).id),
+    subscribe: ({ args, context }) => progress(context as Context, requireId('CancelTask', 'id', (args as CancelTaskProgressArgs).id)),
   })
   cancelTaskProgress(@Root() task: StoredTask, @Args() _args: CancelTaskProgressArgs): StoredTask {
     return task;
@@ -169,5 +170,5 @@ export class CancelTaskResolver {
 
 /** Federation: other subgraphs reference a CancelTask by id. */
 export async function resolveCancelTaskReference(reference: { id?: string }, ctx: Context): Promise<StoredTask | null> {
-  return reference.id ? ctx.loaders.cancelTasks.load(reference.id) : null;
+  return reference.id ? ctx.loaders.cancelTasks.load(requireId('CancelTask', 'representations.id', reference.id)) : null;
 }

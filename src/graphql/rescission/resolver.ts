@@ -8,6 +8,7 @@ import { SignFlow } from '../signflow/types';
 import { InitiateRescissionInput, InitiateRescissionPayload, Rescission } from './types';
 import { Authenticated, RequiresScopes } from '../../auth/access';
 import { SCOPES } from '../../auth/caller';
+import { requireId } from '../ids';
 
 @Resolver(() => Rescission)
 export class RescissionResolver {
@@ -15,7 +16,7 @@ export class RescissionResolver {
   @RequiresScopes(SCOPES.FLOWS_READ)
   @Query(() => Rescission, { nullable: true, description: 'A rescission this API initiated or heard of from e签宝.' })
   async rescission(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<RescissionRow | null> {
-    return ctx.loaders.rescissions.load(id);
+    return ctx.loaders.rescissions.load(requireId('Rescission', 'id', id));
   }
 
   @FieldResolver(() => SignFlow, { description: 'The original, completed flow whose files are rescinded.' })
@@ -58,5 +59,5 @@ export class SignFlowRescissionsResolver {
 
 /** Federation: other subgraphs reference a Rescission by id. */
 export async function resolveRescissionReference(reference: { id?: string }, ctx: Context): Promise<RescissionRow | null> {
-  return reference.id ? ctx.loaders.rescissions.load(reference.id) : null;
+  return reference.id ? ctx.loaders.rescissions.load(requireId('Rescission', 'representations.id', reference.id)) : null;
 }

@@ -4,7 +4,9 @@ import { parseFlowId, type SignFlowStatus, type SignProvider } from '../../domai
 import type { Flow, StoredEvent } from '../../store/types';
 import { decodeCursor, encodeCursor, pageSize, parseEventCursor, SignFlowStatusEnum, SignProviderEnum } from '../common';
 import { etcMemberNo, tencentAgent } from '../acting';
+import { requireId, requireIds } from '../ids';
 import type { Context } from '../context';
+import { assertCursorKept } from '../cursor';
 import {
   CANCEL_MESSAGE_FORMAT_CODES,
   RevokeSignFlowInput,
@@ -63,7 +65,7 @@ export class SignFlowResolver {
   @RequiresScopes(SCOPES.FLOWS_READ)
   @Query(() => SignFlow, { nullable: true, description: 'Read-through: an id the store has not seen is fetched from its provider.' })
   async signFlow(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Flow | null> {
-    return ctx.loaders.flows.load(id);
+    return ctx.loaders.flows.load(requireId('SignFlow', 'id', id));
   }
 
   @Authenticated()
@@ -94,7 +96,9 @@ export class SignFlowResolver {
     @Arg('after', () => String, { nullable: true }) afterArg?: string | null,
   ): Promise<SignFlowEventConnection> {
     const first = pageSize(firstArg);
-    const after = parseEventCursor(afterArg) ?? 0;
+    const cursor = parseEventCursor(afterArg);
+    if (cursor !== undefined) await assertCursorKept(ctx.services.store, cursor);
+    const after = cursor ?? 0;
     // Batched: every flow of the operation asking for the same page is read in one store query.
     const rows = await ctx.loaders.flowEvents.load({ flowId: flow.id, after, limit: first + 1 });
     const edges = rows.slice(0, first).map((e) => ({ cursor: String(e.id), node: toSignFlowEvent(e) }));
@@ -128,12 +132,15 @@ export class SignFlowResolver {
   @RequiresScopes(SCOPES.EVENTS_READ, SCOPES.FLOWS_READ)
   @Subscription(() => SignFlowEvent, {
     description: 'Every status event of the matching flows. With after, first replays what was missed since that cursor.',
-    subscribe: ({ args, context }) => {
+    subscribe: async ({ args, context }) => {
       const ctx = context as Context;
       const a = args as SignFlowEventsArgs;
+      const subjectIds = requireIds('SignFlow', 'ids', a.ids) ?? undefined;
+      const after = parseEventCursor(a.after);
+      await assertCursorKept(ctx.services.store, after);
       return ctx.services.feed.subscribe(
-        { kinds: ['signflow'], subjectIds: a.ids ?? undefined, provider: a.provider ?? undefined, tenant: tenantFilter(ctx.caller) },
-        parseEventCursor(a.after),
+        { kinds: ['signflow'], subjectIds, provider: a.provider ?? undefined, tenant: tenantFilter(ctx.caller) },
+        after,
       );
     },
   })
@@ -161,5 +168,5 @@ export async function resolveSignFlowReference(
   ctx: Context,
 ): Promise<Flow | null> {
   const id = reference.id ?? (reference.provider && reference.providerFlowId ? `${reference.provider}:${reference.providerFlowId}` : undefined);
-  return id ? ctx.loaders.flows.load(id) : null;
+  return id ? ctx.loaders.flows.load(requireId('SignFlow', 'representations.id', id)) : null;
 }

@@ -73,6 +73,7 @@ function bad(message: string, requestId?: unknown): ProviderResponseError {
 export class TencentClient implements SignFlowProvider {
   readonly provider = 'TENCENT_ESS' as const;
   readonly maxFetchBatch = ESS_MAX_FLOW_IDS;
+  readonly batchedFetch = true;
   readonly maxCancelBatch = ESS_MAX_FLOW_IDS;
   readonly cancelledStatus = TENCENT_CANCELLED;
   private readonly pipeline: HttpPipeline;

@@ -303,5 +303,20 @@ export function createEsignEmulator(kit: ProviderKit, options: EsignEmulatorOpti
       const flow = flows.get(flowId);
       return flow ? view(flow) : undefined;
     },
+
+    listFlows() {
+      return [...flows.values()].map(view);
+    },
+
+    exportState() {
+      return { flows: [...flows.values()] };
+    },
+
+    importState(state: unknown) {
+      flows.clear();
+      const list = typeof state === 'object' && state !== null ? (state as { flows?: unknown }).flows : undefined;
+      if (!Array.isArray(list)) return;
+      for (const flow of list as EsignFlow[]) if (typeof flow?.signFlowId === 'string') flows.set(flow.signFlowId, flow);
+    },
   };
 }

@@ -259,5 +259,24 @@ export function createEtcEmulator(kit: ProviderKit, options: EtcEmulatorOptions 
       const flow = flows.get(flowId);
       return flow ? view(flow) : undefined;
     },
+
+    listFlows() {
+      return [...flows.values()].map(view);
+    },
+
+    exportState() {
+      return { flows: [...flows.values()] };
+    },
+
+    importState(state: unknown) {
+      flows.clear();
+      for (const flow of arrayField<EtcFlow>(state, 'flows')) if (typeof flow?.flowId === 'string') flows.set(flow.flowId, flow);
+    },
   };
+}
+
+/** `state[name]` when it is an array (a state file from this version), else nothing. */
+function arrayField<T>(state: unknown, name: string): T[] {
+  const value = typeof state === 'object' && state !== null ? (state as Record<string, unknown>)[name] : undefined;
+  return Array.isArray(value) ? (value as T[]) : [];
 }

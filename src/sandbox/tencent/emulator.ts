@@ -247,6 +247,14 @@ export function createTencentEmulator(kit: ProviderKit, options: TencentEmulator
     if (settings.flowCallbacks) for (const flow of cancelled) flowStatusChange(flow);
   }
 
+  function scheduleTask(task: CancelTask, delayMs: number): void {
+    void timers.sleep(delayMs).then((waited) => {
+      if (!waited || tasks.get(task.taskId) !== task) return;
+      finishTask(task);
+      kit.changed();
+    });
+  }
+
   function requireString(body: Json, name: string): string {
     const value = body[name];
     if (value === undefined || value === null || value === '') throw missing(name);
@@ -315,9 +323,7 @@ export function createTencentEmulator(kit: ProviderKit, options: TencentEmulator
         return '';
       });
       tasks.set(task.taskId, task);
-      void timers.sleep(settings.cancelTaskDelayMs).then((waited) => {
-        if (waited && tasks.get(task.taskId) === task) finishTask(task);
-      });
+      scheduleTask(task, settings.cancelTaskDelayMs);
       // Seed 002, example 2: the array is empty when every flow was accepted.
       return { FailMessages: failMessages.every((m) => m === '') ? [] : failMessages, TaskId: task.taskId };
     },
@@ -493,6 +499,26 @@ export function createTencentEmulator(kit: ProviderKit, options: TencentEmulator
     getFlow(flowId: string) {
       const flow = flows.get(flowId);
       return flow ? { ...flow, fileIds: [...flow.fileIds] } : undefined;
+    },
+
+    listFlows() {
+      return [...flows.values()].map((flow) => ({ ...flow, fileIds: [...flow.fileIds] }));
+    },
+
+    exportState() {
+      return { flows: [...flows.values()], tasks: [...tasks.values()], settings: { ...settings } };
+    },
+
+    importState(state: unknown) {
+      timers.cancelAll();
+      flows.clear();
+      tasks.clear();
+      if (!isObject(state)) return;
+      if (Array.isArray(state.flows)) for (const flow of state.flows as EssFlow[]) if (typeof flow?.flowId === 'string') flows.set(flow.flowId, flow);
+      if (Array.isArray(state.tasks)) for (const task of state.tasks as CancelTask[]) if (typeof task?.taskId === 'string') tasks.set(task.taskId, task);
+      if (isObject(state.settings)) settings = { ...defaults, ...(state.settings as Partial<TencentEmulatorSettings>) };
+      // A batch task the old process left running ends now, as it would have a moment after the call.
+      for (const task of tasks.values()) if (task.status === 'PROCESSING') scheduleTask(task, settings.cancelTaskDelayMs);
     },
 
     stats() {

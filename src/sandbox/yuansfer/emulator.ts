@@ -304,6 +304,21 @@ export function createYuansferEmulator(kit: ProviderKit, options: YuansferEmulat
       return a ? view(a) : undefined;
     },
 
+    listFlows() {
+      return [...authorizations.values()].map(view);
+    },
+
+    exportState() {
+      return { authorizations: [...authorizations.values()] };
+    },
+
+    importState(state: unknown) {
+      authorizations.clear();
+      const list = typeof state === 'object' && state !== null ? (state as { authorizations?: unknown }).authorizations : undefined;
+      if (!Array.isArray(list)) return;
+      for (const a of list as Authorization[]) if (typeof a?.autoDebitNo === 'string') authorizations.set(a.autoDebitNo, a);
+    },
+
     adminRoutes(admin) {
       admin.post('/auto-debits', adminRoute((body) => emulator.createAuthorization(parseCreateInput(body)), 201));
       admin.get(

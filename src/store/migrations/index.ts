@@ -7,6 +7,7 @@ import { autoDebits } from './004_auto_debits';
 import { earlyTaskResults } from './005_early_task_results';
 import { receiptRetention } from './006_receipt_retention';
 import { tenancy } from './007_tenancy';
+import { reconcile } from './008_reconcile';
 
 /**
  * Versioned migrations, applied in name order at start-up. Each is written once against Kysely's schema builder
@@ -22,6 +23,7 @@ const ALL: Record<string, DialectMigration> = {
   '005_early_task_results': earlyTaskResults,
   '006_receipt_retention': receiptRetention,
   '007_tenancy': tenancy,
+  '008_reconcile': reconcile,
 };
 
 export class CodeMigrations implements MigrationProvider {

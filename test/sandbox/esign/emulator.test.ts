@@ -148,16 +148,43 @@ describe('e签宝 emulator: initiate-rescission', () => {
     expect(callback.headers['x-tsign-open-signature']).toBe(callbackSignature(APP_SECRET, timestamp, notifyUrl, callback.body));
   });
 
-  it('sends the rescission callbacks to the notifyUrl of its signFlowConfig', async () => {
+  it('sends the rescission callbacks to the notifyUrl of its signFlowConfig, its own query signed', async () => {
     const { flowId, body } = await completedFlow();
-    const own = `${receiver.url}/own?x=1`;
+    const own = `${receiver.url}/esign?x=1`;
     const answer = await rescind(flowId, { ...body, signFlowConfig: { notifyUrl: own } });
     expect(answer.body.code).toBe(0);
     await waitFor(() => receiver.received.length === 1, 'the rescission callback');
-    expect(receiver.received[0].url).toBe('/callbacks/own?x=1');
+    expect(receiver.received[0].url).toBe('/callbacks/esign?x=1');
     expect(receiver.received[0].headers['x-tsign-open-signature']).toBe(
       callbackSignature(APP_SECRET, receiver.received[0].headers['x-tsign-open-timestamp'] as string, own, receiver.received[0].body),
     );
+  });
+
+  it('refuses to call a notifyUrl that is not the API\'s own callback URL: nothing is sent, the record says refused', async () => {
+    const elsewhere = await startReceiver();
+    try {
+      // Another server on the same host (an internal service), another path of the receiver, the sandbox's own admin API.
+      for (const notifyUrl of [`${elsewhere.url}/esign`, `${receiver.url}/other`, `${running.base}/_admin/faults`]) {
+        const { flowId, body } = await completedFlow();
+        const answer = await rescind(flowId, { ...body, signFlowConfig: { notifyUrl } });
+        expect(answer.body.code).toBe(0);
+      }
+      const list = await waitFor(async () => {
+        const all = await callbacks();
+        return all.length === 3 && all;
+      }, 'three callback records');
+      expect(list.map((cb: { state: string; attempts: unknown[] }) => [cb.state, cb.attempts.length])).toEqual([
+        ['refused', 0],
+        ['refused', 0],
+        ['refused', 0],
+      ]);
+      expect(list[0].refusedReason).toMatch(/own callback URLs/);
+      expect(elsewhere.received).toEqual([]);
+      expect(receiver.received).toEqual([]);
+      expect((await get(admin('/faults'))).body).toEqual({ faults: [] });
+    } finally {
+      await elsewhere.close();
+    }
   });
 
   it('accepts every optional part of the seed-003 request', async () => {
