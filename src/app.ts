@@ -316,6 +316,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       },
       allowedOrigins,
       validationRules: [...limitRules(config.limits), ...introspectionRules(config.security.introspection)],
+      maxTokens: config.limits.maxTokens,
       logger,
       production: observability.production,
       suggestions: config.security.suggestions,

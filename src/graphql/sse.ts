@@ -1,5 +1,5 @@
 import express from 'express';
-import { GraphQLError, specifiedRules, validate, type ExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, parse, specifiedRules, validate, type ExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { createHandler } from 'graphql-sse/lib/use/express';
 import type { Caller } from '../auth/caller';
 import type { Logger } from '../logger';
@@ -17,6 +17,8 @@ export interface SseOptions {
   allowedOrigins: () => readonly string[];
   /** Rules run beside GraphQL's own (the operation limits HTTP and the WebSocket apply). */
   validationRules?: readonly ValidationRule[];
+  /** GRAPHQL_MAX_TOKENS: a longer document is refused while it is parsed, as on HTTP and the WebSocket. */
+  maxTokens?: number;
   logger: Logger;
   production?: boolean;
   /** Keep GraphQL's "Did you mean" suggestions (off in production unless asked for). */
@@ -52,6 +54,21 @@ export function sseHandler(options: SseOptions): express.RequestHandler[] {
     // No stream tokens: every request is its own stream ("distinct connections" only).
     authenticate: () => null,
     validate: (schema, document) => validate(schema, document, rules),
+    // Only the token limit is checked here (graphql-sse then parses as usual): a refusal stops before anything runs.
+    onSubscribe: (_req, params) => {
+      if (options.maxTokens === undefined || typeof params.query !== 'string') return undefined;
+      try {
+        parse(params.query, { maxTokens: options.maxTokens });
+      } catch (error) {
+        if (!/more tha[nt] \d+ tokens/.test((error as Error).message)) return undefined;
+        const message = `The operation is refused before running: it has more than ${options.maxTokens} tokens (GRAPHQL_MAX_TOKENS).`;
+        return [
+          JSON.stringify({ errors: [{ message, extensions: { code: 'GRAPHQL_PARSE_FAILED', limit: 'GRAPHQL_MAX_TOKENS' } }] }),
+          { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } },
+        ];
+      }
+      return undefined;
+    },
     context: (req) => createContext(options.services, callers.get(req.raw) as Caller) as Context & Record<PropertyKey, unknown>,
     onNext: (_ctx, _req, result) => {
       const r = result as ExecutionResult;

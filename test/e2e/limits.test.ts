@@ -94,13 +94,16 @@ describe('operation limits (defaults)', () => {
     expect(await etcRequests(app)).toBe(before);
   });
 
-  it('refuses a document of more tokens than GRAPHQL_MAX_TOKENS while parsing, on both transports', async () => {
+  it('refuses a document of more tokens than GRAPHQL_MAX_TOKENS while parsing, over HTTP, the WebSocket and SSE', async () => {
     const many = `query { signFlows(first: 1) { edges { ${'cursor '.repeat(6_000)} } } }`;
     const http = await app.gql(many);
     expect(http.errors?.[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
     expect(http.errors?.[0]?.message).toMatch(/more tha[nt] 5000 tokens/);
     const ws = await overWs(app.ws(), many);
     expect(ws.errors?.[0]?.extensions).toMatchObject({ code: 'GRAPHQL_PARSE_FAILED', limit: 'GRAPHQL_MAX_TOKENS' });
+    const sse = await fetch(`${app.graphqlUrl}/stream`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query: many }) });
+    expect(sse.status).toBe(400);
+    expect(((await sse.json()) as { errors: GqlError[] }).errors[0]?.extensions).toEqual({ code: 'GRAPHQL_PARSE_FAILED', limit: 'GRAPHQL_MAX_TOKENS' });
   });
 
   it('refuses a 40-level cyclic query by depth before any store query, on both transports', async () => {
