@@ -397,7 +397,13 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         : new StoreLease(store.leases, 'reconcile'),
       limiter: reconcileLimiter,
     },
-    { ...config.reconcile, ...options.reconcile, logger: logger.child({ component: 'reconcile' }), observer: metrics },
+    {
+      intervalMs: config.reconcile.intervalMs,
+      afterMs: config.reconcile.afterMs,
+      ...options.reconcile,
+      logger: logger.child({ component: 'reconcile' }),
+      observer: metrics,
+    },
   );
   reconciler.start();
 
