@@ -85,6 +85,8 @@ export interface RunningApp {
   wsUrl: string;
   services: Services;
   sandbox?: Sandbox;
+  /** The IDE is served at GET /graphql (IDE, off by default in production). */
+  ide: boolean;
   /** Reads stale open records again from their provider (docs/operations.md, "Reconciliation"). */
   reconciler: Reconciler;
   /** Graceful: stop accepting, finish in-flight work, close subscriptions, release resources. */
@@ -164,7 +166,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       notifyUrls: () => ({ ...config.security.notifyUrls, origins: [...config.security.notifyUrls.origins, new URL(config.publicUrl ?? localBase()).origin] }),
       logger,
     }),
-    cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, { ...options.cancel, logger }),
+    cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, {
+      tasksPerCaller: config.limits.cancelTasksPerCaller,
+      ...options.cancel,
+      logger,
+    }),
     logger,
     partyClaims: config.auth.partyClaims,
     limits: config.limits,
@@ -426,6 +432,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     wsUrl: `ws://127.0.0.1:${listeningPort}/graphql`,
     services,
     sandbox,
+    ide: ide.enabled,
     reconciler,
     close() {
       closing ??= (async () => {
@@ -436,7 +443,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         await apollo.stop();
         // Background cancel runs stop after the chunk in flight (stored) and release their tasks for resumption.
         await services.cancels.close();
-        // A reconciliation batch in flight finishes; the lease is released so another replica takes over at once.
+        // A provider read in flight finishes (a wait for the read budget is cut short); the lease is released so
+        // another replica takes over at its next tick.
         await reconciler.close();
         await reconcileLimiter.close();
         await limiter?.close();

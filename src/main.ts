@@ -5,7 +5,7 @@ import { startApp, type RunningApp } from './app';
 import { ConfigError } from './config';
 import { createLogger } from './logger';
 
-/** Demo flows the in-process sandbox starts with (ids from seeds 000 and 001), so the printed example works. */
+/** Demo flows the in-process sandbox starts with (ids from the providers' published examples), so the printed example works. */
 export const DEMO_FLOWS = [
   { flowId: 'c64665aa4f1c45679e65b6fae33cd773', status: 'SIGNING' },
   { flowId: '1b2c3d4e5f60718293a4b5c6d7e8f901', status: 'SIGNING' },
@@ -24,12 +24,25 @@ function authLine(app: RunningApp): string {
   return `bearer JWT required: ${ways.join(', ')}`;
 }
 
+/** The message for a port another process holds (EADDRINUSE): which port, and how to pick another. */
+export function portInUse(error: unknown): string | undefined {
+  const e = error as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (e?.code !== 'EADDRINUSE') return undefined;
+  const port = e.port ?? Number(process.env.PORT ?? 4000);
+  return (
+    `port ${port} is already in use${e.address ? ` on ${e.address}` : ''}: another program (perhaps another npm start) is listening there. ` +
+    `Stop it, or pick another port: PORT=${port === 65535 ? 4001 : port + 1} npm start (PORT=0 picks a free one)`
+  );
+}
+
 function banner(app: RunningApp): string {
   const query = `{ signFlow(id: "ETC:${DEMO_FLOWS[0].flowId}") { id status providerStatus updatedAt } }`;
   const lines = [
     '',
+    ...(app.ide ? [`  IDE          ${app.graphqlUrl}   (GraphiQL: open it in a browser)`] : []),
     `  GraphQL      ${app.graphqlUrl}`,
     `  WebSocket    ${app.wsUrl}  (graphql-transport-ws)`,
+    `  SSE          ${app.graphqlUrl}/stream  (graphql-sse, for clients without WebSockets)`,
     `  Health       ${app.url}/healthz   ${app.url}/readyz`,
     `  Auth         ${authLine(app)}`,
   ];
@@ -65,6 +78,12 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) {
       logger.fatal(`configuration error: ${error.message}`);
       process.exit(2);
+    }
+    const busy = portInUse(error);
+    if (busy) {
+      logger.fatal(busy);
+      process.stderr.write(`\n${busy}\n\n`);
+      process.exit(1);
     }
     throw error;
   }

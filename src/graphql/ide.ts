@@ -71,8 +71,8 @@ function loadAssets(): Map<string, Asset> {
 /**
  * Runs in the page (served as boot.js: the page has no inline script, so its CSP needs no 'unsafe-inline' for
  * scripts). The WebSocket carries the token in `connection_init`, not in headers, so the bearer token typed into
- * the headers editor is read from GraphiQL's saved tab state when a socket opens; sockets close when no
- * subscription is running, so the next one picks up a changed token.
+ * the headers editor of the active tab is read from GraphiQL's saved tab state when a socket opens; sockets close
+ * when no subscription is running, so the next one picks up a changed token.
  */
 const BOOT_SCRIPT = `(function () {
   var options = JSON.parse(document.getElementById('ide-options').textContent);
@@ -92,12 +92,17 @@ const BOOT_SCRIPT = `(function () {
       return {};
     }
   }
-  options.connectionParams = function () {
+  function authorization() {
     var headers = currentHeaders();
     for (var name in headers) {
       if (name.toLowerCase() === 'authorization' && typeof headers[name] === 'string') return { authorization: headers[name] };
     }
     return {};
+  }
+  // GraphiQL saves its tabs half a second after an edit: wait that long, so a token pasted just before pressing
+  // Run is the one sent.
+  options.connectionParams = function () {
+    return new Promise(function (resolve) { setTimeout(function () { resolve(authorization()); }, 600); });
   };
   YogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), options);
 })();

@@ -82,7 +82,8 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
   const subscribe = async (ctx: SubscribeContext, id: string, payload: SubscribePayload): Promise<GraphQLError[] | ExecutionArgs> => {
     const connection = connections.get(ctx.extra.socket);
     if (!connection?.caller) return [new GraphQLError('Unauthenticated', { extensions: { code: 'UNAUTHENTICATED' } })];
-    if (Object.keys(ctx.subscriptions).length >= options.maxSubscriptions) {
+    // graphql-ws has already entered this operation in ctx.subscriptions: count the others.
+    if (Object.keys(ctx.subscriptions).filter((other) => other !== id).length >= options.maxSubscriptions) {
       return [
         new GraphQLError(`This socket already holds ${options.maxSubscriptions} operations, the most one socket may; complete one or open another socket`, {
           extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { blockExternalRequests, describeBrowser, launchBrowser, screenshotPath } from '../support/browser';
 import { startTestApp, waitFor, type TestApp } from '../support/app';
+import { hs256, TEST_JWT_SECRET } from '../support/tokens';
 
 /**
  * The IDE and a browser app on another origin, in headless Chromium with every request to a non-loopback host
@@ -109,6 +110,52 @@ describeBrowser('browser: GraphiQL and CORS', () => {
     expect(loaded.length).toBeGreaterThan(3);
     for (const url of loaded) expect(new URL(url).origin === app.url || url.startsWith('blob:') || url.startsWith('data:')).toBe(true);
     await context.close();
+  }, 120_000);
+
+  test('with authentication on, the token typed in the headers editor is sent with queries and in the WebSocket connection_init', async () => {
+    const secured = await startTestApp({ env: { AUTH_JWT_SECRET: TEST_JWT_SECRET } });
+    try {
+      secured.sandbox!.etc.createFlow({ flowId: FLOW, status: 'SIGNING' });
+      secured.sandbox!.etc.createFlow({ flowId: MOVED, status: 'SIGNING' });
+      const token = await hs256({ sub: 'frontend-dev', issuer: null, audience: null });
+      const { context, blocked, problems } = await offlineContext();
+      const page = await context.newPage();
+      await page.goto(secured.graphqlUrl);
+      const tabs = page.locator('.graphiql-tab');
+      await waitFor(async () => (await tabs.count()) === 3, { timeoutMs: 30_000, what: 'the IDE' });
+
+      // Without a token: the read answers UNAUTHENTICATED.
+      await page.locator('.graphiql-execute-button').click();
+      await waitFor(async () => (await responseText(page)).includes('UNAUTHENTICATED'), { timeoutMs: 20_000, what: 'the refusal' });
+
+      // The token goes into the headers editor, as a developer would paste it.
+      await page.getByText('Headers', { exact: true }).click();
+      const headers = page.locator('.graphiql-editor-tool .graphiql-editor').last();
+      await headers.click();
+      await page.keyboard.press('ControlOrMeta+A');
+      await page.keyboard.press('Delete');
+      await page.keyboard.insertText(JSON.stringify({ Authorization: `Bearer ${token}` }));
+      await page.locator('.graphiql-execute-button').click();
+      await waitFor(async () => (await responseText(page)).includes(`ETC:${FLOW}`), { timeoutMs: 20_000, what: 'the authenticated read' });
+
+      // The subscription tab: same token, now in connection_init (a socket without one is closed with 4401).
+      await tabs.nth(2).click();
+      await page.getByText('Headers', { exact: true }).click();
+      await page.locator('.graphiql-editor-tool .graphiql-editor').last().click();
+      await page.keyboard.press('ControlOrMeta+A');
+      await page.keyboard.press('Delete');
+      await page.keyboard.insertText(JSON.stringify({ Authorization: `Bearer ${token}` }));
+      await page.locator('.graphiql-execute-button').click();
+      await waitFor(() => secured.services.feed.subscriberCount > 0, { timeoutMs: 20_000, what: 'the authenticated subscription' });
+      await secured.admin(`/etc/flows/${MOVED}/transition`, { status: 'COMPLETED' });
+      await waitFor(async () => (await responseText(page)).includes(`ETC:${MOVED}`), { timeoutMs: 20_000, what: 'the event' });
+      await page.screenshot({ path: screenshotPath('graphiql-authenticated.png') });
+      expect(blocked).toEqual([]);
+      expect(problems).toEqual([]);
+      await context.close();
+    } finally {
+      await secured.close();
+    }
   }, 120_000);
 
   test('a page on an allowed origin calls the API through CORS; a page on another origin cannot read it', async () => {

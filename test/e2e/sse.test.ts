@@ -154,6 +154,36 @@ describe('GraphQL over SSE', () => {
     expect(read.results.map((r) => r.data)).toEqual([{ signFlow: { id: `ETC:${flowId}`, status: 'SIGNING' } }]);
   });
 
+  it('applies the operation limits and the per-caller rate limit of POST /graphql', async () => {
+    const deep = `{ ${'signFlows { edges { node { rescissions { signFlow { '.repeat(4)}id${' } } } } }'.repeat(4)} }`;
+    const tooDeep = listen(sse(acme), deep);
+    await tooDeep.done;
+    const errors = tooDeep.results.flatMap((r) => r.errors ?? []);
+    expect(errors.map((e) => e.extensions?.limit)).toContain('GRAPHQL_MAX_DEPTH');
+    expect(tooDeep.results.every((r) => r.data === undefined)).toBe(true);
+
+    const limited = await startTestApp({ env: { AUTH_JWT_SECRET: TEST_JWT_SECRET, RATE_LIMIT_PER_MINUTE: '2' } });
+    try {
+      const post = () =>
+        fetch(`${limited.url}/graphql/stream`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${acme}` },
+          body: JSON.stringify({ query: '{ __typename }' }),
+        });
+      for (let i = 0; i < 2; i++) {
+        const ok = await post();
+        expect(ok.status).toBe(200);
+        await ok.text();
+      }
+      const refused = await post();
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(((await refused.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('RATE_LIMITED');
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('refuses what a hostile page could send without a preflight, and origins not allowed', async () => {
     const post = (headers: Record<string, string>) =>
       fetch(`${app.url}/graphql/stream`, { method: 'POST', headers: { accept: 'text/event-stream', ...headers }, body: JSON.stringify({ query: EVENTS }) });
