@@ -184,7 +184,6 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     logger.warn('AUTH=off: every caller may do everything in every tenant; never run like this where the API can be reached by others');
   }
   for (const warning of securityWarnings(config.security, config)) logger.warn(warning);
-  metrics.setSources({ subscriptions: () => feed.subscriberCount, cancelTasks: () => services.cancels.activity() });
 
   const app = express();
   app.disable('x-powered-by');
@@ -213,6 +212,13 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     // Request ids, log lines and metrics per subscribe message (src/graphql/observability.ts).
     wrap: (serverOptions) => observeGraphqlWs({ logger, metrics }, serverOptions),
   });
+
+  // A shared WebSocket execution is one feed subscriber serving many subscriptions: count the subscriptions.
+  const activeSubscriptions = () => {
+    const shared = wsCleanup.shared();
+    return feed.subscriberCount - shared.executions + shared.members;
+  };
+  metrics.setSources({ subscriptions: activeSubscriptions, cancelTasks: () => services.cancels.activity() });
 
   const apollo = new ApolloServer<BaseContext & Context>({
     schema,
@@ -386,7 +392,13 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         : new StoreLease(store.leases, 'reconcile'),
       limiter: reconcileLimiter,
     },
-    { ...config.reconcile, ...options.reconcile, logger: logger.child({ component: 'reconcile' }), observer: metrics },
+    {
+      intervalMs: config.reconcile.intervalMs,
+      afterMs: config.reconcile.afterMs,
+      ...options.reconcile,
+      logger: logger.child({ component: 'reconcile' }),
+      observer: metrics,
+    },
   );
   reconciler.start();
 

@@ -11,6 +11,7 @@ import { logMutation, mutationOf, outcomeOf } from './audit';
 import { createContext, type Services } from './context';
 import { formatError } from './errors';
 import { parseAndValidate } from './limits';
+import { expandSharedPayload, sharedPayloadReplacer, SubscriptionMultiplexer } from './multiplex';
 import type { OperationRateLimiter } from './rate-limit';
 import { originAllowed } from './origins';
 
@@ -66,7 +67,10 @@ const MAX_TIMER_MS = 2_147_483_647;
  * - at most `maxSubscriptions` operations per socket, messages of at most `maxPayloadBytes`, `connection_init`
  *   within `connectionInitWaitTimeoutMs`.
  */
-export function attachWebSocket(httpServer: http.Server, options: WebSocketOptions): { dispose(): Promise<void> } {
+export function attachWebSocket(
+  httpServer: http.Server,
+  options: WebSocketOptions,
+): { dispose(): Promise<void>; shared(): { executions: number; members: number } } {
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: options.path,
@@ -106,9 +110,19 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
   };
 
   const wrap = options.wrap ?? ((o) => o);
+  // Registered before graphql-ws's own handler: every message it sends passes through here, where a shared
+  // subscription result's JSON, serialized once, takes the place of its placeholder (src/graphql/multiplex.ts).
+  wsServer.on('connection', (socket: WebSocket) => {
+    const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
+    socket.send = ((data: unknown, cb?: (err?: Error) => void) => send(typeof data === 'string' ? expandSharedPayload(data) : data, cb)) as WebSocket['send'];
+  });
+  // Identical subscriptions of equally entitled callers share one execution (src/graphql/multiplex.ts).
+  const multiplexer = new SubscriptionMultiplexer({ callerOf: (contextValue) => (contextValue as { caller?: Caller } | undefined)?.caller });
   const server = useServer<Record<string, unknown> | undefined, { connection?: Connection }>(
     wrap({
       schema: options.schema,
+      subscribe: multiplexer.subscribe,
+      jsonMessageReplacer: sharedPayloadReplacer,
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
@@ -185,6 +199,7 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
     async dispose() {
       await server.dispose();
     },
+    shared: () => ({ executions: multiplexer.executions, members: multiplexer.members }),
   };
 }
 

@@ -5,6 +5,7 @@ import { flowId, isTerminal, parseFlowId, UserErrorCode, type SignProvider, type
 import { silentLogger, type Logger } from '../logger';
 import { ProviderBusinessError, ProviderError, ProviderNotFoundError } from '../providers/errors';
 import type { ProviderRegistry } from '../providers/registry';
+import type { ProviderFlowSnapshot } from '../providers/types';
 import type { Flow, Store } from '../store/types';
 import { chunk } from '../util/arrays';
 import type { Idempotency } from './idempotency';
@@ -104,17 +105,27 @@ export class FlowService {
     }
     await Promise.all(
       [...missing].map(async ([providerName, providerIds]) => {
+        // Read chunk by chunk (the provider's batch size and rate), then record every snapshot together, so the
+        // recorder's group commit writes them in one transaction with one read of the flows.
+        const read: { providerFlowId: string; snapshot: ProviderFlowSnapshot }[] = [];
+        let failure: unknown;
         try {
           const provider = this.providers.get(providerName);
           for (const batch of chunk(providerIds, provider.maxFetchBatch)) {
             const snapshots = await provider.fetchFlows(batch);
             for (const providerFlowId of batch) {
-              const id = flowId({ provider: providerName, providerFlowId });
               const snapshot = snapshots.get(providerFlowId);
-              if (!snapshot) {
-                results.set(id, null);
-                continue;
-              }
+              if (snapshot) read.push({ providerFlowId, snapshot });
+              else results.set(flowId({ provider: providerName, providerFlowId }), null);
+            }
+          }
+        } catch (error) {
+          failure = error;
+        }
+        await Promise.all(
+          read.map(async ({ providerFlowId, snapshot }) => {
+            const id = flowId({ provider: providerName, providerFlowId });
+            try {
               const { flow } = await this.recorder.record({
                 ref: { provider: providerName, providerFlowId },
                 status: snapshot.status,
@@ -126,12 +137,15 @@ export class FlowService {
                 tenant,
               });
               results.set(id, flow);
+            } catch (error) {
+              results.set(id, error as Error);
             }
-          }
-        } catch (error) {
+          }),
+        );
+        if (failure !== undefined) {
           for (const providerFlowId of providerIds) {
             const id = flowId({ provider: providerName, providerFlowId });
-            if (!results.has(id)) results.set(id, error as Error);
+            if (!results.has(id)) results.set(id, failure as Error);
           }
         }
       }),

@@ -27,8 +27,6 @@ export interface ReconcilerOptions {
   perRunLimit?: number;
   /** Backoff after a failed read: `baseMs` doubling up to `maxMs` (defaults: the interval, and 6 hours). */
   backoff?: { baseMs?: number; maxMs?: number };
-  /** Reads per second per provider that reconciliation allows itself, beside the provider's own limits. */
-  readsPerSecond?: number;
   logger?: Logger;
   observer?: ReconcileObserver;
   now?: () => number;

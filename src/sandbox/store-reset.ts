@@ -9,7 +9,8 @@ import type { SqlStore } from '../store/sql-store';
  * What a sandbox reset removes from the store: the records of the emulated providers, so that after a reset the
  * store and the (empty) emulators agree again. A provider configured with real credentials keeps every record.
  *
- * - flows, their callback receipts and events, of each emulated sign provider; rescissions when e签宝 is emulated;
+ * - flows, their callback receipts, events and reconciliation state, of each emulated sign provider; rescissions
+ *   when e签宝 is emulated;
  *   auto-debits and their events when Yuansfer is;
  * - cancel tasks whose flows all belong to emulated providers, with their items, events and early task results;
  * - idempotency keys only when every provider is emulated (they name no provider, so in a mixed set-up they stay);
@@ -69,7 +70,14 @@ export async function resetSandboxRecords(store: SqlStore, scope: SandboxRecords
     if (receiptProviders.length > 0) {
       counts.receipts += n(await db.deleteFrom('callback_receipts').where('provider', 'in', receiptProviders).executeTakeFirstOrThrow());
     }
-    if (providers.includes('ESIGN')) counts.rescissions += n(await db.deleteFrom('rescissions').executeTakeFirstOrThrow());
+    // Reconciliation's per-record backoff, so a demo flow created again under its old id starts afresh.
+    for (const provider of providers) {
+      await db.deleteFrom('reconcile_state').where('kind', '=', 'signflow').where('subject_id', 'like', `${provider}:%`).execute();
+    }
+    if (providers.includes('ESIGN')) {
+      await db.deleteFrom('reconcile_state').where('kind', '=', 'rescission').execute();
+      counts.rescissions += n(await db.deleteFrom('rescissions').executeTakeFirstOrThrow());
+    }
     if (scope.autoDebits) {
       counts.events += n(await db.deleteFrom('events').where('kind', '=', 'autodebit').where('id', '<>', keepId).executeTakeFirstOrThrow());
       counts.autoDebits += n(await db.deleteFrom('auto_debits').executeTakeFirstOrThrow());

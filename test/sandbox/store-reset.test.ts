@@ -42,6 +42,8 @@ describe.each(storeFactories().map((factory) => [factory.name, factory] as const
     await autoDebitWithEvent(store, '100');
     await store.operations.claim({ key: 'k1', operation: 'op', inputHash: 'h', leaseMs: 1000, ttlMs: 60_000 });
     const last = await flowWithEvent(store, 'ETC', 'e2');
+    await store.reconcile.failed('signflow', 'ETC:e1', 3, new Date(Date.now() + 60_000), 'timeout');
+    await store.reconcile.failed('signflow', 'ESIGN:s1', 2, new Date(Date.now() + 60_000), 'timeout');
 
     const counts = await resetSandboxRecords(store, { signProviders: ['ETC'], autoDebits: false, everything: false });
     expect(counts).toMatchObject({ flows: 2, receipts: 2, autoDebits: 0, operations: 0 });
@@ -50,6 +52,8 @@ describe.each(storeFactories().map((factory) => [factory.name, factory] as const
     expect(await store.autoDebits.get('YUANSFER:100')).toBeDefined();
     expect(await store.receipts.count('ETC')).toBe(0);
     expect(await store.receipts.count('ESIGN')).toBe(1);
+    expect(await store.reconcile.state('signflow', 'ETC:e1')).toBeUndefined();
+    expect(await store.reconcile.state('signflow', 'ESIGN:s1')).toMatchObject({ attempts: 2 });
     expect(await store.operations.claim({ key: 'k1', operation: 'op', inputHash: 'h', leaseMs: 1000, ttlMs: 60_000 })).toEqual({ state: 'pending' });
     // The newest event stays so that ids never go back; the next one is newer than anything a subscriber saw.
     const left = await store.events.listAfter(0, {}, 100);
