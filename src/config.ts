@@ -295,11 +295,13 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
   // In production the emulators never start by default: an API with public test keys and an admin API that sends
   // callbacks the store takes as real must be asked for.
   const sandbox = sandboxRaw === undefined ? !production && !anyCredential : ['on', 'true', '1'].includes(sandboxRaw);
-  if (production && !sandbox && !anyCredential) {
+  // Without SANDBOX said either way, production with nothing configured is a mistake, not a choice: say so. An
+  // explicit SANDBOX=off still starts (every operation answers PROVIDER_NOT_CONFIGURED), as outside production.
+  if (production && sandboxRaw === undefined && !anyCredential) {
     throw new ConfigError(
       'SANDBOX',
       'NODE_ENV=production with no provider configured: set a provider\'s credentials (ETC_GATEWAY_URL, ETC_APP_ID, ETC_PRIVATE_KEY; ' +
-        'TENCENT_SECRET_ID, TENCENT_SECRET_KEY, …; ESIGN_APP_ID, ESIGN_APP_SECRET; YUANSFER_TOKEN, …) or SANDBOX=on to run the emulators',
+        'TENCENT_SECRET_ID, TENCENT_SECRET_KEY, …; ESIGN_APP_ID, ESIGN_APP_SECRET; YUANSFER_TOKEN, …) or SANDBOX=on to run the emulators (SANDBOX=off starts with every provider disabled)',
     );
   }
   const sandboxAdminToken = read(env, 'SANDBOX_ADMIN_TOKEN');

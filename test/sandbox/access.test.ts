@@ -53,9 +53,11 @@ describe('sandbox admin access: rules', () => {
 });
 
 describe('sandbox configuration', () => {
-  it('in production, the sandbox runs only with an explicit SANDBOX=on; with no provider, start-up fails naming the variables', () => {
+  it('in production, the sandbox runs only with an explicit SANDBOX=on; with no provider and SANDBOX unset, start-up fails naming the variables', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/^SANDBOX: NODE_ENV=production with no provider configured: .*ETC_GATEWAY_URL.*ESIGN_APP_ID.*YUANSFER_TOKEN.* or SANDBOX=on/);
-    expect(() => loadConfig({ NODE_ENV: 'production', SANDBOX: 'off', AUTH: 'off' })).toThrow(/^SANDBOX: /);
+    // An explicit SANDBOX=off is a choice: it starts with every provider disabled, as outside production.
+    const none = loadConfig({ NODE_ENV: 'production', SANDBOX: 'off', AUTH: 'off' });
+    expect([none.sandbox, none.etc, none.tencent, none.esign, none.yuansfer]).toEqual([false, undefined, undefined, undefined, undefined]);
     expect(loadConfig({ NODE_ENV: 'production', SANDBOX: 'on', AUTH: 'off' }).sandbox).toBe(true);
     const withEsign = loadConfig({ NODE_ENV: 'production', ESIGN_APP_ID: 'app', ESIGN_APP_SECRET: 'secret', AUTH: 'off' });
     expect(withEsign.sandbox).toBe(false);
