@@ -53,6 +53,11 @@ interface Row {
   met: boolean;
 }
 const rows: Row[] = [];
+/** Each row is also written to stderr as soon as it is measured, so a cut run still shows what it measured. */
+const record = (row: Row) => {
+  rows.push(row);
+  process.stderr.write(`bench: ${row.id} ${row.store}: ${row.api} vs ${row.baseline} = ${row.ratio} (target ${row.target}: ${row.met ? 'met' : 'NOT met'})\n`);
+};
 const schemas: string[] = [];
 
 /** A fresh PostgreSQL schema for one API process, as a connection string whose search_path names it. */
@@ -140,7 +145,7 @@ async function p1(): Promise<void> {
         return r;
       });
       const ratio = measured.perSecond / baseline.perSecond;
-      rows.push({
+      record({
         id: 'P1',
         measure: `signFlow + events(first: 5), req/s (p99 ms)`,
         store: store.name,
@@ -166,7 +171,7 @@ async function p2(): Promise<void> {
       checkLoad(`P2 API (${store.name})`, measured);
       const ratio = measured.perSecond / baseline.perSecond;
       const target = store.name === 'sqlite' ? 0.25 : 0.1;
-      rows.push({
+      record({
         id: 'P2',
         measure: 'new ETC callbacks stored + acked, /s (p99 ms)',
         store: store.name,
@@ -228,7 +233,7 @@ async function p3(): Promise<void> {
   });
   const baseline = await withBaseline('ws', event, (url, worker) => fanout({ url, pid: worker.child.pid }, () => post(`${url}/publish`, {})));
   const met = measured.p99Ms <= 500 && measured.kbPerSubscriber <= 50 && measured.received === SUBSCRIBERS;
-  rows.push({
+  record({
     id: 'P3',
     measure: `1 event → ${SUBSCRIBERS} subscribers: p50/p99 ms, KB RSS/sub`,
     store: 'sqlite',
@@ -265,7 +270,7 @@ async function p4(): Promise<void> {
   for (const store of stores()) {
     const r = await cancelRun(await store.env());
     const pct = (r.wallS / r.boundS) * 100;
-    rows.push({
+    record({
       id: 'P4',
       measure: `cancel ${r.flows} Tencent flows, per-flow callbacks on: wall s`,
       store: store.name,
@@ -282,7 +287,7 @@ async function p5(): Promise<void> {
   for (const store of stores()) {
     const databaseUrl = store.name === 'postgres' ? (await store.env()).DATABASE_URL : undefined;
     const r = await runWorker<{ refs: number; statements: number; flowSelects: number; medianMs: number }>('entities', { refs: ENTITY_REFS, databaseUrl });
-    rows.push({
+    record({
       id: 'P5',
       measure: `_entities of ${r.refs} SignFlow refs: store queries (median ms)`,
       store: store.name,
@@ -329,7 +334,7 @@ async function main(): Promise<void> {
         await run();
       } catch (error) {
         process.stderr.write(`${id} failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-        rows.push({ id, measure: 'failed (see above)', store: '', api: '', baseline: '', ratio: '', target: '', met: false });
+        record({ id, measure: 'failed (see above)', store: '', api: '', baseline: '', ratio: '', target: '', met: false });
       }
       process.stderr.write(`bench: ${id} done in ${((Date.now() - t) / 1000).toFixed(0)} s\n`);
     }

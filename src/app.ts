@@ -166,7 +166,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
       notifyUrls: () => ({ ...config.security.notifyUrls, origins: [...config.security.notifyUrls.origins, new URL(config.publicUrl ?? localBase()).origin] }),
       logger,
     }),
-    cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, { ...options.cancel, logger }),
+    cancels: new CancelService(store, providers, batchProviders, recorder, feed, idempotency, {
+      tasksPerCaller: config.limits.cancelTasksPerCaller,
+      ...options.cancel,
+      logger,
+    }),
     logger,
     partyClaims: config.auth.partyClaims,
     limits: config.limits,
@@ -180,7 +184,6 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     logger.warn('AUTH=off: every caller may do everything in every tenant; never run like this where the API can be reached by others');
   }
   for (const warning of securityWarnings(config.security, config)) logger.warn(warning);
-  metrics.setSources({ subscriptions: () => feed.subscriberCount, cancelTasks: () => services.cancels.activity() });
 
   const app = express();
   app.disable('x-powered-by');
@@ -209,6 +212,13 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     // Request ids, log lines and metrics per subscribe message (src/graphql/observability.ts).
     wrap: (serverOptions) => observeGraphqlWs({ logger, metrics }, serverOptions),
   });
+
+  // A shared WebSocket execution is one feed subscriber serving many subscriptions: count the subscriptions.
+  const activeSubscriptions = () => {
+    const shared = wsCleanup.shared();
+    return feed.subscriberCount - shared.executions + shared.members;
+  };
+  metrics.setSources({ subscriptions: activeSubscriptions, cancelTasks: () => services.cancels.activity() });
 
   const apollo = new ApolloServer<BaseContext & Context>({
     schema,
@@ -440,7 +450,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
         await apollo.stop();
         // Background cancel runs stop after the chunk in flight (stored) and release their tasks for resumption.
         await services.cancels.close();
-        // A reconciliation batch in flight finishes; the lease is released so another replica takes over at once.
+        // A provider read in flight finishes (a wait for the read budget is cut short); the lease is released so
+        // another replica takes over at its next tick.
         await reconciler.close();
         await reconcileLimiter.close();
         await limiter?.close();

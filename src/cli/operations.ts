@@ -14,9 +14,13 @@ export const CANCEL_TASK_PROGRESS = `subscription CliCancelTaskProgress($id: ID!
   cancelTaskProgress(id: $id) { id state total succeeded failed }
 }`;
 
-export const CANCEL_TASK = `query CliCancelTask($id: ID!) {
-  cancelTask(id: $id) { id state total succeeded failed items { flow { id } ok code reason } }
+/** One page of a task's items (the CLI reads a 20,000-item task page by page: each page is a short operation). */
+export const CANCEL_TASK = `query CliCancelTask($id: ID!, $first: Int, $offset: Int) {
+  cancelTask(id: $id) { id state total succeeded failed items(first: $first, offset: $offset) { flow { id } ok code reason } }
 }`;
+
+/** Items per CANCEL_TASK page. */
+export const CANCEL_TASK_PAGE = 2_000;
 
 export const SIGN_FLOW_EVENTS = `subscription CliSignFlowEvents($after: String, $provider: SignProvider, $ids: [ID!]) {
   signFlowEvents(after: $after, provider: $provider, ids: $ids) {

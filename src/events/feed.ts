@@ -25,7 +25,8 @@ export function matches(filter: EventFilter, event: StoredEvent): boolean {
   if (filter.kinds && filter.kinds.length > 0 && !filter.kinds.includes(event.kind)) return false;
   if (filter.subjectIds && filter.subjectIds.length > 0 && !filter.subjectIds.includes(event.subjectId)) return false;
   if (filter.provider && filter.provider !== event.provider) return false;
-  // Live events are filtered by tenant here as the replay is in SQL: another tenant's event never reaches the caller.
+  // Live events are filtered by tenant here, as replays are by the store: another tenant's event never reaches the
+  // subscription (not even as an error from its resolvers).
   if (filter.tenant && filter.tenant.tenant !== (event.tenant ?? null)) return false;
   return true;
 }

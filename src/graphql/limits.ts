@@ -8,12 +8,14 @@ import {
   specifiedRules,
   validate,
   type DocumentNode,
+  type GraphQLResolveInfo,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
+import { getArgumentValues } from 'graphql/execution/values';
 import type { LimitsConfig } from '../config';
 
 /** `extensions.limit` of a refused operation: the variable that sets the limit it went over. */
@@ -84,7 +86,7 @@ export function parseAndValidate(
     document = parse(query, parseOptions(limits));
   } catch (error) {
     const message = (error as Error).message;
-    if (/more than \d+ tokens/.test(message)) {
+    if (/more tha[nt] \d+ tokens/.test(message)) {
       return { errors: [refusal('GRAPHQL_MAX_TOKENS', `The operation is refused before running: it has more than ${limits.maxTokens} tokens (GRAPHQL_MAX_TOKENS).`, 'GRAPHQL_PARSE_FAILED')] };
     }
     const syntax = error instanceof GraphQLError ? error : new GraphQLError(message);
@@ -116,4 +118,41 @@ export function rootFields(operation: OperationDefinitionNode, fragments: Record
   };
   walk(operation.selectionSet);
   return out;
+}
+
+/**
+ * Sums `count(arguments)` over every root field of the running operation named like the field being resolved
+ * (aliases included): a per-request bound on a list argument then holds for the whole document, not per field.
+ */
+export function totalOverOperation(info: GraphQLResolveInfo, count: (args: Record<string, unknown>) => number): number {
+  const definition = info.parentType.getFields()[info.fieldName];
+  if (!definition) return 0;
+  let total = 0;
+  for (const node of rootFields(info.operation, info.fragments)) {
+    if (node.name.value !== info.fieldName) continue;
+    total += count(getArgumentValues(definition, node, info.variableValues));
+  }
+  return total;
+}
+
+/** Whether the field being resolved selects the nested path (`['flow', 'events']`), through fragments. */
+export function selectsPath(info: GraphQLResolveInfo, path: readonly string[]): boolean {
+  const within = (sets: readonly SelectionSetNode[], rest: readonly string[]): boolean => {
+    if (rest.length === 0) return true;
+    const next: SelectionSetNode[] = [];
+    const visit = (set: SelectionSetNode) => {
+      for (const s of set.selections) {
+        if (s.kind === Kind.FIELD) {
+          if (s.name.value === rest[0] && (rest.length === 1 || s.selectionSet)) next.push(s.selectionSet ?? set);
+        } else if (s.kind === Kind.INLINE_FRAGMENT) visit(s.selectionSet);
+        else {
+          const fragment = info.fragments[s.name.value];
+          if (fragment) visit(fragment.selectionSet);
+        }
+      }
+    };
+    sets.forEach(visit);
+    return next.length > 0 && within(next, rest.slice(1));
+  };
+  return within(info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : [])), path);
 }

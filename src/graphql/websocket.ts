@@ -11,6 +11,7 @@ import { logMutation, mutationOf, outcomeOf } from './audit';
 import { createContext, type Services } from './context';
 import { formatError } from './errors';
 import { parseAndValidate } from './limits';
+import { expandSharedPayload, sharedPayloadReplacer, SubscriptionMultiplexer } from './multiplex';
 import type { OperationRateLimiter } from './rate-limit';
 import { originAllowed } from './origins';
 
@@ -66,7 +67,10 @@ const MAX_TIMER_MS = 2_147_483_647;
  * - at most `maxSubscriptions` operations per socket, messages of at most `maxPayloadBytes`, `connection_init`
  *   within `connectionInitWaitTimeoutMs`.
  */
-export function attachWebSocket(httpServer: http.Server, options: WebSocketOptions): { dispose(): Promise<void> } {
+export function attachWebSocket(
+  httpServer: http.Server,
+  options: WebSocketOptions,
+): { dispose(): Promise<void>; shared(): { executions: number; members: number } } {
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: options.path,
@@ -82,7 +86,8 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
   const subscribe = async (ctx: SubscribeContext, id: string, payload: SubscribePayload): Promise<GraphQLError[] | ExecutionArgs> => {
     const connection = connections.get(ctx.extra.socket);
     if (!connection?.caller) return [new GraphQLError('Unauthenticated', { extensions: { code: 'UNAUTHENTICATED' } })];
-    if (Object.keys(ctx.subscriptions).length >= options.maxSubscriptions) {
+    // graphql-ws has already entered this operation in ctx.subscriptions: count the others.
+    if (Object.keys(ctx.subscriptions).filter((other) => other !== id).length >= options.maxSubscriptions) {
       return [
         new GraphQLError(`This socket already holds ${options.maxSubscriptions} operations, the most one socket may; complete one or open another socket`, {
           extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },
@@ -105,9 +110,19 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
   };
 
   const wrap = options.wrap ?? ((o) => o);
+  // Registered before graphql-ws's own handler: every message it sends passes through here, where a shared
+  // subscription result's JSON, serialized once, takes the place of its placeholder (src/graphql/multiplex.ts).
+  wsServer.on('connection', (socket: WebSocket) => {
+    const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
+    socket.send = ((data: unknown, cb?: (err?: Error) => void) => send(typeof data === 'string' ? expandSharedPayload(data) : data, cb)) as WebSocket['send'];
+  });
+  // Identical subscriptions of equally entitled callers share one execution (src/graphql/multiplex.ts).
+  const multiplexer = new SubscriptionMultiplexer({ callerOf: (contextValue) => (contextValue as { caller?: Caller } | undefined)?.caller });
   const server = useServer<Record<string, unknown> | undefined, { connection?: Connection }>(
     wrap({
       schema: options.schema,
+      subscribe: multiplexer.subscribe,
+      jsonMessageReplacer: sharedPayloadReplacer,
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
@@ -184,6 +199,7 @@ export function attachWebSocket(httpServer: http.Server, options: WebSocketOptio
     async dispose() {
       await server.dispose();
     },
+    shared: () => ({ executions: multiplexer.executions, members: multiplexer.members }),
   };
 }
 

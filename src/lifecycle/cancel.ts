@@ -91,9 +91,14 @@ export interface CancelServiceOptions {
   revokeConcurrency?: number;
   /** How long a run's claim on a task lasts without renewal; a crashed replica's tasks are resumed after it. */
   leaseMs?: number;
-  /** Most ids one request may carry. Default 20,000. */
+  /** Most ids one request may carry (summed over every cancelSignFlows of one operation). Default 20,000. */
   maxIds?: number;
+  /** Unfinished tasks one caller may have (CANCEL_TASKS_PER_CALLER); 0: no bound. Default 10. */
+  tasksPerCaller?: number;
 }
+
+/** Thrown inside the idempotent run (so the key is released, not bound to the refusal), answered as a userError. */
+class TooManyCancelTasks extends Error {}
 
 const TERMINAL_TASK_STATES = new Set(['SUCCEEDED', 'PARTIAL', 'FAILED', 'TIMEOUT']);
 
@@ -151,7 +156,8 @@ export class CancelService {
   private readonly batchConcurrency: number;
   private readonly revokeConcurrency: number;
   private readonly leaseMs: number;
-  private readonly maxIds: number;
+  readonly maxIds: number;
+  private readonly tasksPerCaller: number;
   private readonly running = new Map<string, Running>();
   private scanTimer?: NodeJS.Timeout;
   private scanning?: Promise<void>;
@@ -173,6 +179,7 @@ export class CancelService {
     this.revokeConcurrency = options.revokeConcurrency ?? 4;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.maxIds = options.maxIds ?? 20_000;
+    this.tasksPerCaller = options.tasksPerCaller ?? 10;
   }
 
   /** Runs this process holds now and the creation time of the oldest (metrics: a run far past its deadline is stuck). */
@@ -266,9 +273,33 @@ export class CancelService {
     const { inputErrors, itemFailures } = this.validate(refs, options);
     if (inputErrors.length > 0) return refuse(inputErrors);
 
-    return this.idempotency.run(caller, input.idempotencyKey, 'cancelSignFlows', { ...input, ids: [...input.ids] }, () => this.create(refs, options, itemFailures, caller), (error) =>
-      refuse([error]),
-    );
+    try {
+      return await this.idempotency.run(
+        caller,
+        input.idempotencyKey,
+        'cancelSignFlows',
+        { ...input, ids: [...input.ids] },
+        async () => {
+          await this.assertFewerTasks(caller);
+          return this.create(refs, options, itemFailures, caller);
+        },
+        (error) => refuse([error]),
+      );
+    } catch (error) {
+      if (!(error instanceof TooManyCancelTasks)) throw error;
+      return refuse([{ code: UserErrorCode.TOO_MANY_CANCEL_TASKS, field: ['input', 'ids'], message: error.message }]);
+    }
+  }
+
+  /** CANCEL_TASKS_PER_CALLER: checked when a task would be created (concurrent requests may pass it together). */
+  private async assertFewerTasks(caller: Caller): Promise<void> {
+    if (this.tasksPerCaller <= 0) return;
+    const running = await this.store.cancelTasks.countProcessingOf({ tenant: caller.tenant, actor: caller.sub }, this.tasksPerCaller);
+    if (running >= this.tasksPerCaller) {
+      throw new TooManyCancelTasks(
+        `you already have ${running} cancel tasks still PROCESSING, the most one caller may (CANCEL_TASKS_PER_CALLER); wait for one to finish (cancelTaskProgress) and retry`,
+      );
+    }
   }
 
   /**

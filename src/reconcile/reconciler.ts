@@ -3,7 +3,7 @@ import type { RescissionService } from '../lifecycle/rescission';
 import type { FlowRecorder } from '../lifecycle/recorder';
 import { silentLogger, type Logger } from '../logger';
 import type { ReconcileObserver } from '../observability/metrics';
-import type { RateLimiter } from '../providers/rate-limit';
+import { RateLimitAbortedError, type RateLimiter } from '../providers/rate-limit';
 import type { ProviderRegistry } from '../providers/registry';
 import type { SignFlowProvider } from '../providers/types';
 import type { Due, ReconcileKind } from '../store/reconcile';
@@ -70,6 +70,8 @@ export class Reconciler {
   private timer?: NodeJS.Timeout;
   private running?: Promise<ReconcileReport>;
   private closed = false;
+  /** Ends waits for the read budget when the process shuts down. */
+  private readonly stopping = new AbortController();
   /** Runs this process did and ticks it skipped (another replica held the lease). */
   readonly stats = { runs: 0, skipped: 0 };
 
@@ -111,7 +113,15 @@ export class Reconciler {
   private async tick(): Promise<ReconcileReport> {
     const report: ReconcileReport = { ran: false, read: 0, changed: 0, failed: 0 };
     if (this.closed) return report;
-    if (!(await this.deps.lease.acquire(this.leaseTtlMs))) {
+    let held: boolean;
+    try {
+      held = await this.deps.lease.acquire(this.leaseTtlMs);
+    } catch (error) {
+      // The lease's store or Redis is unreachable: nobody can tell who holds it, so nothing runs here.
+      this.options.observer?.reconcileRun('failed');
+      throw error;
+    }
+    if (!held) {
       this.stats.skipped++;
       this.options.observer?.reconcileRun('skipped');
       return report;
@@ -119,19 +129,24 @@ export class Reconciler {
     report.ran = true;
     this.stats.runs++;
     try {
-      for (const provider of ['ETC', 'TENCENT_ESS', 'ESIGN'] as const satisfies readonly SignProvider[]) {
-        if (this.closed) break;
-        if (!this.deps.providers.has(provider)) continue;
-        await this.flows(this.deps.providers.get(provider), report);
-      }
-      if (this.deps.rescissions && this.deps.providers.has('ESIGN') && !this.closed) await this.rescissions(this.deps.providers.get('ESIGN'), report);
+      await this.readAll(report);
       this.options.observer?.reconcileRun('completed');
       if (report.read > 0) this.logger.info({ read: report.read, changed: report.changed, failed: report.failed }, 'reconciliation run');
       return report;
     } catch (error) {
+      // Shutting down while waiting for the budget: what was read is recorded, the rest waits for another replica.
+      if (error instanceof RateLimitAbortedError) return report;
       this.options.observer?.reconcileRun('failed');
       throw error;
     }
+  }
+
+  private async readAll(report: ReconcileReport): Promise<void> {
+    for (const provider of ['ETC', 'TENCENT_ESS', 'ESIGN'] as const satisfies readonly SignProvider[]) {
+      if (this.closed) return;
+      if (this.deps.providers.has(provider)) await this.flows(this.deps.providers.get(provider), report);
+    }
+    if (this.deps.rescissions && this.deps.providers.has('ESIGN') && !this.closed) await this.rescissions(this.deps.providers.get('ESIGN'), report);
   }
 
   /** Keeps the lease while a long tick runs; false when it was lost (this replica stops, the other continues). */
@@ -151,7 +166,7 @@ export class Reconciler {
   /** Waits for the budget of `calls` reads at `provider` (a batch provider reads a whole batch in one call). */
   private async budget(provider: SignFlowProvider, batch: number): Promise<void> {
     const calls = provider.batchedFetch ? 1 : batch;
-    await this.deps.limiter.acquire(`reconcile:${provider.provider}`, calls);
+    await this.deps.limiter.acquire(`reconcile:${provider.provider}`, calls, this.stopping.signal);
   }
 
   private async flows(provider: SignFlowProvider, report: ReconcileReport): Promise<void> {
@@ -209,11 +224,12 @@ export class Reconciler {
           await this.deps.rescissions.agreementEnded(flow.providerFlowId, snapshot.status, `SYNC:${snapshot.providerStatus}`, snapshot.endedAt ?? null, 'SYNC');
         }
         await this.deps.store.reconcile.forget('signflow', [flow.id]);
+        // No event: the provider's callback recorded the same change a moment earlier (it counts as unchanged).
         if (event) {
           report.changed++;
           this.options.observer?.reconcileRead('signflow', provider.provider, 'changed');
         } else {
-          unchanged.push(flow.id);
+          this.options.observer?.reconcileRead('signflow', provider.provider, 'unchanged');
         }
       }
       if (unchanged.length > 0) {
@@ -294,6 +310,7 @@ export class Reconciler {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.stopping.abort();
     await this.running?.catch(() => undefined);
     await this.deps.lease.release().catch((error: unknown) => this.logger.warn({ err: error }, 'reconciliation lease not released'));
     await this.deps.lease.close();

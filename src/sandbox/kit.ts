@@ -459,9 +459,9 @@ export class CallbackSender {
     return [...this.history.values()].flat().sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0));
   }
 
-  /** The history as plain JSON, for the state file. */
+  /** The history, for the state file: the live records, to be serialised at once (they change as deliveries go on). */
   exportHistory(): CallbackDelivery[] {
-    return structuredClone(this.listAll());
+    return this.listAll();
   }
 
   /**
@@ -703,7 +703,10 @@ export interface Emulator {
   listFlows?(): unknown[];
   /** Extra admin endpoints, on a router mounted at `/_admin/<name>` (e.g. `router.post('/auto-debits', …)`). */
   adminRoutes?(router: Router): void;
-  /** The state that must survive a restart (flows, tasks, settings) as plain JSON; nonces and throttles are not. */
+  /**
+   * The state that must survive a restart (flows, tasks, settings; not nonces or throttles), JSON-serialisable. It
+   * may share objects with the live state: the caller serialises it at once.
+   */
   exportState?(): unknown;
   /** Takes back what `exportState` gave (after a restart); replaces the current state. */
   importState?(state: unknown): void;
@@ -1192,5 +1195,14 @@ export function createSandboxRouter(
   for (const emulator of Object.values(emulators)) {
     if (emulator) router.use(`/${emulator.name}`, emulator.router);
   }
+  // Anything unexpected (a store that fails during a reset) answers JSON, never the host's HTML error page.
+  router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    kit.logger.error({ err: error }, 'sandbox request failed');
+    res.status(500).json({ error: `sandbox: ${error instanceof Error ? error.message : 'internal error'}` });
+  });
   return router;
 }

@@ -85,7 +85,7 @@ export interface CancelTaskRepository {
   /** On PostgreSQL, holds the task row until the transaction ends, so concurrent updaters take turns. */
   lock(id: string): Promise<void>;
   /** In input order. */
-  items(taskId: string, q?: { pendingOnly?: boolean; provider?: SignProvider }): Promise<CancelItem[]>;
+  items(taskId: string, q?: { pendingOnly?: boolean; provider?: SignProvider; offset?: number; limit?: number }): Promise<CancelItem[]>;
   /** Every item of each task, in input order, in one query; tasks without items (or unknown) are absent. */
   itemsOfTasks(taskIds: readonly string[]): Promise<Map<string, CancelItem[]>>;
   /** Items carried by a provider's batch task, across our tasks (normally one). */
@@ -105,6 +105,8 @@ export interface CancelTaskRepository {
   /** Takes or renews the run lease; false when another process holds an unexpired one. */
   claim(taskId: string, leaseMs: number, holder?: 'renew'): Promise<boolean>;
   listProcessing(limit: number): Promise<CancelTask[]>;
+  /** Tasks still PROCESSING that `starter` (its tenant and `sub`) started, counted up to `limit`. */
+  countProcessingOf(starter: { tenant: string | null; actor: string | null }, limit: number): Promise<number>;
   /** Keeps a provider task's result that arrived before any item was assigned to that task (`result` is JSON text). */
   parkEarlyResult(r: { provider: SignProvider; providerTaskId: string; source: string; result: string }): Promise<void>;
   /** Parked results of one provider task, oldest first. */
@@ -300,10 +302,13 @@ export class SqlCancelTasks implements CancelTaskRepository {
     }
   }
 
-  async items(taskId: string, q: { pendingOnly?: boolean; provider?: SignProvider } = {}): Promise<CancelItem[]> {
+  async items(taskId: string, q: { pendingOnly?: boolean; provider?: SignProvider; offset?: number; limit?: number } = {}): Promise<CancelItem[]> {
     let query = this.db.selectFrom('cancel_items').selectAll().where('task_id', '=', taskId);
     if (q.pendingOnly) query = query.where('settled', '=', 0);
     if (q.provider) query = query.where('provider', '=', q.provider);
+    // Positions are 0…total-1: a page is a range of them (the primary key), not a scan with OFFSET.
+    if (q.offset !== undefined) query = query.where('position', '>=', q.offset);
+    if (q.limit !== undefined) query = query.where('position', '<', (q.offset ?? 0) + q.limit);
     const rows = await query.orderBy('position').execute();
     return rows.map(toItem);
   }
@@ -458,6 +463,18 @@ export class SqlCancelTasks implements CancelTaskRepository {
     if (holder !== 'renew') update = update.where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', iso(now))]));
     const result = await update.executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
+  }
+
+  async countProcessingOf(starter: { tenant: string | null; actor: string | null }, limit: number): Promise<number> {
+    let query = this.db.selectFrom('cancel_tasks').select('request').where('state', '=', 'PROCESSING');
+    query = starter.tenant === null ? query.where('tenant', 'is', null) : query.where('tenant', '=', starter.tenant);
+    // The starter's `sub` is inside the request JSON; unfinished tasks are few, so they are matched here.
+    let count = 0;
+    for (const row of await query.execute()) {
+      const request = JSON.parse(row.request) as CancelRequest;
+      if ((request.actor ?? null) === starter.actor && ++count >= limit) break;
+    }
+    return count;
   }
 
   async listProcessing(limit: number): Promise<CancelTask[]> {

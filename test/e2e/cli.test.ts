@@ -89,6 +89,18 @@ describe('esign-lifecycle CLI against the real server', () => {
     expect(sent).toEqual([open[0], completed, open[1], open[2]].map(providerId));
   });
 
+  it('cancel: reads a task of 4,500 items back in pages (items(first, offset)), every failed item in the CSV in order', async () => {
+    // ETC flows without an ETC member number fail at once (ETC_MEMBER_NO_REQUIRED): a finished 4,500-item task.
+    const ids = Array.from({ length: 4_500 }, (_, i) => `ETC:paged${i}`);
+    const file = path.join(dir, 'paged.txt');
+    fs.writeFileSync(file, `${ids.join('\n')}\n`);
+    const run = await runCli(['--url', app.url, 'cancel', '--file', file]);
+    expect(run.code).toBe(2);
+    const rows = readCsv(`${file}.failed.csv`);
+    expect(rows.map((r) => r.id)).toEqual(ids);
+    expect(rows.every((r) => r.code === 'ETC_MEMBER_NO_REQUIRED')).toBe(true);
+  });
+
   it('cancel: every flow cancelled → exit 0, a failed CSV with the header only at --failed-out', async () => {
     const ids = [await tencentFlow(app), await tencentFlow(app)];
     const file = path.join(dir, 'open.txt');

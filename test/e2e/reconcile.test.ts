@@ -134,6 +134,48 @@ describe.each(variants().map((v) => [v.name, v] as const))('reconciliation (%s)'
     expect(await metricValue(app, 'reconcile_runs_total{outcome="completed"}')).toBeGreaterThan(0);
   }, 60_000);
 
+  it('an INITIATED rescission whose callbacks were dropped ends through SYNC: signed → RESCINDED, rejected → FAILED', async () => {
+    const app = await start({ ...(await variant.env()), ...FAST });
+    const rescind = async (): Promise<{ id: string; flowId: string; agreement: string }> => {
+      const { flowId } = await app.admin<{ flowId: string }>('/esign/flows', { status: 'COMPLETED', signers: 2, fileIds: ['fileA'] });
+      const view = await app.admin<{ signers: Array<{ kind: string; psnId?: string }> }>(`/esign/flows/${flowId}`);
+      const psnId = view.signers.find((x) => x.kind === 'person')!.psnId;
+      const r = await app.gql<{ initiateRescission: { rescission: { id: string; status: string; rescissionFlowId: string } | null; userErrors: unknown[] } }>(
+        `mutation ($input: InitiateRescissionInput!) { initiateRescission(input: $input) { rescission { id status rescissionFlowId } userErrors { code message } } }`,
+        { input: { signFlowId: `ESIGN:${flowId}`, fileIds: ['fileA'], reason: 'WRONG_TERMS', initiator: { person: { psnId } } } },
+      );
+      expect(r.data?.initiateRescission.userErrors).toEqual([]);
+      const rescission = r.data!.initiateRescission.rescission!;
+      expect(rescission.status).toBe('INITIATED');
+      return { id: rescission.id, flowId: `ESIGN:${flowId}`, agreement: rescission.rescissionFlowId };
+    };
+    await app.admin('/faults', { provider: 'esign', kind: 'drop-callback' });
+    const signed = await rescind();
+    const rejected = await rescind();
+    await app.admin(`/esign/flows/${signed.agreement}/transition`, { status: 'COMPLETED' });
+    await app.admin(`/esign/flows/${rejected.agreement}/transition`, { status: 'REJECTED' });
+
+    await waitFor(
+      async () => (await app.services.store.rescissions.get(signed.id))?.status === 'RESCINDED' && (await app.services.store.rescissions.get(rejected.id))?.status === 'FAILED',
+      { timeoutMs: 20_000, what: 'both rescissions to end' },
+    );
+    const events = await app.services.store.events.listAfter(0, { kinds: ['rescission'], subjectIds: [signed.id, rejected.id] }, 10);
+    expect(events.map((e) => [e.subjectId, e.status, e.source])).toEqual(
+      expect.arrayContaining([
+        [signed.id, 'INITIATED', 'MUTATION'],
+        [signed.id, 'RESCINDED', 'SYNC'],
+        [rejected.id, 'INITIATED', 'MUTATION'],
+        [rejected.id, 'FAILED', 'SYNC'],
+      ]),
+    );
+    expect(events).toHaveLength(4);
+    // The original flow of the signed rescission is RESCINDED now (its only file was rescinded); the other stays COMPLETED.
+    expect((await app.services.store.flows.get(signed.flowId))?.status).toBe('RESCINDED');
+    const original = await app.services.store.events.listAfter(0, { subjectIds: [signed.flowId] }, 10);
+    expect(original.at(-1)).toMatchObject({ status: 'RESCINDED', source: 'SYNC' });
+    expect((await app.services.store.flows.get(rejected.flowId))?.status).toBe('COMPLETED');
+  }, 60_000);
+
   it('reads Tencent flows up to 100 per DescribeFlowDetailInfo call', async () => {
     // The timer off, so the one run below sees all 120 flows due at once.
     const app = await start({ ...(await variant.env()), RECONCILE_INTERVAL_MS: '0', RECONCILE_AFTER_MS: '0' });
@@ -159,28 +201,36 @@ describe.each(variants().map((v) => [v.name, v] as const))('reconciliation (%s)'
   }, 60_000);
 
   it('backs off exponentially from a flow whose reads fail, then converges once the provider answers', async () => {
-    const app = await start({ ...(await variant.env()), ...FAST }, { reconcile: { backoff: { baseMs: 200, maxMs: 60_000 } } });
+    // No breaker and no retries inside a call: each read is one request, and each failure is the provider's error.
+    const env = { ...(await variant.env()), ...FAST, ETC_BREAKER_THRESHOLD: '1000', ETC_MAX_RETRIES: '0' };
+    const app = await start(env, { reconcile: { backoff: { baseMs: 200, maxMs: 60_000 } } });
     const id = await openFlow(app, 'etc');
     const providerFlowId = id.split(':')[1];
     await app.admin('/faults', { provider: 'etc', kind: 'drop-callback' });
     await app.admin('/faults', { provider: 'etc', kind: 'error', match: 'esign.signflows.query', code: '500', message: '系统异常' });
     await app.admin(`/etc/flows/${providerFlowId}/transition`, { status: 'COMPLETED' });
 
-    const state = await waitFor(
-      async () => {
-        const s = await app.services.store.reconcile.state('signflow', id);
-        return s && s.attempts >= 4 ? s : undefined;
-      },
-      { timeoutMs: 20_000, what: 'four failed reads' },
-    );
-    expect(state.lastError).toMatch(/500|系统异常/);
-    const log = await app.admin<{ requests: Array<{ operation: string | null; at: string; body: { params?: { flowId?: string } } }> }>('/etc/requests');
-    const reads = log.requests.filter((r) => r.operation === 'esign.signflows.query' && r.body.params?.flowId === providerFlowId);
-    // The next read waits 200 ms · 2^(attempts−1), ±10 %, after the last failure.
-    const last = Date.parse(reads[state.attempts - 1]?.at ?? reads.at(-1)!.at);
-    expect(state.nextAt.getTime() - last).toBeGreaterThanOrEqual(0.9 * 200 * 2 ** (state.attempts - 1) - 50);
-    // Far fewer reads than runs: the flow was skipped while it waited.
-    expect(reads.length).toBeLessThan(app.reconciler.stats.runs);
+    // Watch the flow's backoff state: each time another failure shows, its next read must be 200 ms · 2^(n−1)
+    // (±10 %) after the failure, which happened between the previous look and this one.
+    const seen: Array<{ attempts: number; nextAt: number; before: number; after: number }> = [];
+    let before = Date.now();
+    const deadline = Date.now() + 30_000;
+    while ((seen.at(-1)?.attempts ?? 0) < 4) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for four failed reads (saw ${JSON.stringify(seen)})`);
+      const s = await app.services.store.reconcile.state('signflow', id);
+      const after = Date.now();
+      if (s && s.attempts > (seen.at(-1)?.attempts ?? 0)) {
+        expect(s.lastError).toMatch(/500|系统异常/);
+        seen.push({ attempts: s.attempts, nextAt: s.nextAt.getTime(), before, after });
+      }
+      before = after;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const { attempts, nextAt, before: from, after: to } of seen) {
+      const delay = 200 * 2 ** (attempts - 1);
+      expect(nextAt).toBeGreaterThanOrEqual(from + 0.9 * delay - 5);
+      expect(nextAt).toBeLessThanOrEqual(to + 1.1 * delay + 5);
+    }
     const failed = await metricValue(app, 'reconcile_reads_total{kind="signflow",provider="ETC",outcome="failed"}');
     expect(failed).toBeGreaterThanOrEqual(4);
 
@@ -219,6 +269,19 @@ describe('reconciliation configuration', () => {
     expect(() => loadConfig({ RECONCILE_AFTER_MS: '-1' })).toThrow(/^RECONCILE_AFTER_MS: /);
     expect(() => loadConfig({ RECONCILE_READS_PER_SECOND: '0' })).toThrow(/^RECONCILE_READS_PER_SECOND: must be between 1 and 1000/);
   });
+
+  it('a shutdown does not wait for the read budget', async () => {
+    const app = await startTestApp({ env: { RECONCILE_INTERVAL_MS: '0', RECONCILE_AFTER_MS: '0', RECONCILE_READS_PER_SECOND: '1' } });
+    for (let i = 0; i < 40; i++) await app.services.store.flows.save({ id: `ETC:slow${i}`, provider: 'ETC', providerFlowId: `slow${i}`, status: 'SIGNING' });
+    await new Promise((r) => setTimeout(r, 5)); // updated_at strictly before the run's cutoff
+    // 40 ETC reads at 1 per second: the first batch of 20 alone waits about 20 s for its budget.
+    const run = app.reconciler.runOnce();
+    await waitFor(() => app.reconciler.stats.runs === 1, { what: 'the run to start' });
+    const started = Date.now();
+    await app.close();
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await expect(run).resolves.toMatchObject({ ran: true, read: 0 });
+  }, 30_000);
 
   it('RECONCILE_INTERVAL_MS=0 never reads anything', async () => {
     const app = await startTestApp({ env: { RECONCILE_INTERVAL_MS: '0', RECONCILE_AFTER_MS: '0' } });

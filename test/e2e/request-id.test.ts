@@ -128,6 +128,9 @@ describe('request ids and request logs', () => {
 
     const invalid = collect(client, 'query Broken { noSuchField }');
     await invalid.done;
-    expect(await waitFor(() => lines().slice(before).find((l) => l.transport === 'ws' && l.outcome === 'error' && l.durationMs !== undefined))).toMatchObject({ codes: ['UNKNOWN'] });
+    // Validated by the server's own rules (as over HTTP), so the refusal carries Apollo's code.
+    expect(await waitFor(() => lines().slice(before).find((l) => l.transport === 'ws' && l.outcome === 'error' && l.durationMs !== undefined))).toMatchObject({
+      codes: ['GRAPHQL_VALIDATION_FAILED'],
+    });
   });
 });

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -115,6 +116,13 @@ describe.each(targets().map((t) => [t.name, t] as const))('event retention (%s)'
     expect(sub.errors).toEqual([]);
   });
 
+  it('after 0 (a client that has seen nothing) replays every event still kept', async () => {
+    const sub = collect<{ signFlowEvents: { id: string } }>(app.ws(), EVENTS, { after: '0' });
+    await waitFor(() => sub.items.length >= 2, { what: 'the replay' });
+    sub.stop();
+    expect(sub.items.map((m) => m.signFlowEvents.id)).toEqual([String(events[2].id), String(events[3].id)]);
+  });
+
   it('the events connection answers CURSOR_EXPIRED for a pruned cursor and pages what is kept otherwise', async () => {
     const expired = await app.gql(CONNECTION, { after: String(events[0].id) });
     expect(expired.errors?.[0]?.extensions).toMatchObject({ code: 'CURSOR_EXPIRED' });
@@ -124,6 +132,17 @@ describe.each(targets().map((t) => [t.name, t] as const))('event retention (%s)'
     const resumed = await app.gql<{ signFlow: { events: { edges: Array<{ cursor: string }> } } }>(CONNECTION, { after: String(events[2].id) });
     expect(resumed.data!.signFlow.events.edges.map((e) => e.cursor)).toEqual([String(events[3].id)]);
   });
+
+  it('the CLI (events --after a pruned id) exits 1 and says how to resume', async () => {
+    const bin = path.resolve(__dirname, '..', '..', 'bin', 'esign-lifecycle.js');
+    const child = spawn(process.execPath, [bin, '--url', app.url, 'events', '--after', String(events[0].id)], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain('CURSOR_EXPIRED');
+    expect(stderr).toContain(`resume with after ${events[1].id} or later`);
+  }, 30_000);
 
   it('autoDebitEvents checks its cursor the same way', async () => {
     const sub = collect(app.ws(), 'subscription ($after: String) { autoDebitEvents(after: $after) { id } }', { after: '1' });

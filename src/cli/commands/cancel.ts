@@ -6,6 +6,7 @@ import { InputError, parseIdFile, type IdEntry } from '../input';
 import {
   CANCEL_SIGN_FLOWS,
   CANCEL_TASK,
+  CANCEL_TASK_PAGE,
   CANCEL_TASK_PROGRESS,
   type CancelSignFlowsData,
   type CancelTaskData,
@@ -152,8 +153,7 @@ export async function cancelCommand(api: ApiClient, options: CancelOptions, io: 
       show(task);
       await follow(api, ws, task.id, show);
 
-      const final = (await api.request<CancelTaskData>(CANCEL_TASK, { id: task.id })).cancelTask;
-      if (!final) throw new CliError(`task ${task.id} vanished from the API before its items were read`);
+      const final = await readItems(api, task.id);
       for (const item of final.items) outcomes.push({ id: item.flow.id, ok: item.ok, code: item.code, reason: item.reason });
       show(final);
       done += batch.length;
@@ -197,4 +197,18 @@ function follow(api: ApiClient, ws: ReturnType<ApiClient['ws']>, taskId: string,
       },
     );
   });
+}
+
+/** The finished task with every item, read in pages of CANCEL_TASK_PAGE. */
+async function readItems(api: ApiClient, id: string): Promise<NonNullable<CancelTaskData['cancelTask']>> {
+  let task: CancelTaskData['cancelTask'] | undefined;
+  const items: NonNullable<CancelTaskData['cancelTask']>['items'] = [];
+  do {
+    const page = (await api.request<CancelTaskData>(CANCEL_TASK, { id, first: CANCEL_TASK_PAGE, offset: items.length })).cancelTask;
+    if (!page) throw new CliError(`task ${id} vanished from the API before its items were read`);
+    task = page;
+    items.push(...page.items);
+    if (page.items.length < CANCEL_TASK_PAGE) break;
+  } while (items.length < task.total);
+  return { ...task, items };
 }

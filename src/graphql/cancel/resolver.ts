@@ -1,5 +1,7 @@
-import { GraphQLError } from 'graphql';
-import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { UserErrorCode } from '../../domain/model';
+import { selectsPath, totalOverOperation } from '../limits';
 import { isFinished } from '../../lifecycle/cancel';
 import type { CancelTask as StoredTask } from '../../store/cancel-tasks';
 import type { Flow } from '../../store/types';
@@ -34,6 +36,9 @@ function unreadFlow(item: { flowId: string; provider: Flow['provider']; provider
     tenant,
   };
 }
+
+/** Items whose flows' events one operation may ask for (the largest page of a connection). */
+const EVENTS_PAGE_MAX = 100;
 
 function notFound(id: string): GraphQLError {
   return new GraphQLError(`no cancel task ${JSON.stringify(id)}`, { extensions: { code: 'BAD_USER_INPUT', argumentName: 'id' } });
@@ -79,7 +84,26 @@ export class CancelTaskResolver {
     description:
       'Cancel any number of unfinished flows at their providers. Answers at once with the task (usually PROCESSING); bad input is a userError and starts nothing.',
   })
-  async cancelSignFlows(@Arg('input') input: CancelSignFlowsInput, @Ctx() ctx: Context): Promise<{ task: StoredTask | null; userErrors: CancelSignFlowsPayload['userErrors'] }> {
+  async cancelSignFlows(
+    @Arg('input') input: CancelSignFlowsInput,
+    @Ctx() ctx: Context,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<{ task: StoredTask | null; userErrors: CancelSignFlowsPayload['userErrors'] }> {
+    // The bound on ids holds per operation: aliased cancelSignFlows fields share it, and all are refused together.
+    const total = totalOverOperation(info, (args) => ((args.input as { ids?: unknown[] } | undefined)?.ids ?? []).length);
+    const fields = totalOverOperation(info, () => 1);
+    if (fields > 1 && total > ctx.services.cancels.maxIds) {
+      return {
+        task: null,
+        userErrors: [
+          {
+            code: UserErrorCode.INVALID_INPUT,
+            field: ['input', 'ids'],
+            message: `this operation names ${total} ids across its ${fields} cancelSignFlows fields; at most ${ctx.services.cancels.maxIds} per operation: send them in separate requests`,
+          },
+        ],
+      };
+    }
     const hasEtc = input.ids.some((id) => id.startsWith('ETC:'));
     const result = await ctx.services.cancels.cancel(
       {
@@ -95,11 +119,36 @@ export class CancelTaskResolver {
     return { task: result.taskId ? ((await ctx.services.cancels.get(result.taskId)) ?? null) : null, userErrors: result.userErrors };
   }
 
-  @FieldResolver(() => [CancelItem], { description: 'One per requested flow, in input order.' })
-  async items(@Root() task: StoredTask, @Ctx() ctx: Context): Promise<CancelItem[]> {
+  @FieldResolver(() => [CancelItem], {
+    description: `One per requested flow, in input order; with first, at most that many from offset. Selecting flow.events needs first (at most ${EVENTS_PAGE_MAX}) once a task has more items than that.`,
+  })
+  async items(
+    @Root() task: StoredTask,
+    @Ctx() ctx: Context,
+    @Info() info: GraphQLResolveInfo,
+    @Arg('first', () => Int, { nullable: true, description: 'At most this many items (0 to 20,000); all when omitted.' }) first?: number | null,
+    @Arg('offset', () => Int, { nullable: true, defaultValue: 0, description: 'Items to skip first (their positions are 0…total-1).' }) offset?: number | null,
+  ): Promise<CancelItem[]> {
+    if (first !== null && first !== undefined && (!Number.isInteger(first) || first < 0 || first > 20_000)) {
+      throw new GraphQLError('first must be between 0 and 20000', { extensions: { code: 'BAD_USER_INPUT', argumentName: 'first' } });
+    }
+    const skip = offset ?? 0;
+    if (!Number.isInteger(skip) || skip < 0) throw new GraphQLError('offset must be 0 or more', { extensions: { code: 'BAD_USER_INPUT', argumentName: 'offset' } });
+    const count = Math.max(0, Math.min(first ?? task.total, task.total - skip));
+    // Each item's flow events are a page of their own: a 20,000-item task with them is millions of fields (a minute
+    // of CPU with the event loop blocked). Beyond a page of items they must be asked for page by page.
+    if (count > EVENTS_PAGE_MAX && selectsPath(info, ['flow', 'events'])) {
+      throw new GraphQLError(
+        `this task has ${task.total} items: selecting flow.events for more than ${EVENTS_PAGE_MAX} of them in one operation is refused; page with items(first: ${EVENTS_PAGE_MAX}, offset: …)`,
+        { extensions: { code: 'OPERATION_TOO_COSTLY' } },
+      );
+    }
     // Batched across every task in the operation (a list of tasks, or `_entities`): one items query, and the flows
     // from the store only — a task may name thousands of flows, which are never read through from here.
-    const items = await ctx.loaders.cancelItems.load(task.id);
+    const items =
+      first === null || first === undefined
+        ? (await ctx.loaders.cancelItems.load(task.id)).slice(skip)
+        : await ctx.services.store.cancelTasks.items(task.id, { offset: skip, limit: first });
     const flows = await ctx.loaders.storedFlows.loadMany(items.map((item) => item.flowId));
     return items.map((item, i) => {
       const flow = flows[i];

@@ -309,7 +309,7 @@ export function createEsignEmulator(kit: ProviderKit, options: EsignEmulatorOpti
     },
 
     exportState() {
-      return { flows: structuredClone([...flows.values()]) };
+      return { flows: [...flows.values()] };
     },
 
     importState(state: unknown) {

@@ -265,7 +265,7 @@ export function createEtcEmulator(kit: ProviderKit, options: EtcEmulatorOptions 
     },
 
     exportState() {
-      return { flows: structuredClone([...flows.values()]) };
+      return { flows: [...flows.values()] };
     },
 
     importState(state: unknown) {

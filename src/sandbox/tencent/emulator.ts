@@ -506,7 +506,7 @@ export function createTencentEmulator(kit: ProviderKit, options: TencentEmulator
     },
 
     exportState() {
-      return { flows: structuredClone([...flows.values()]), tasks: structuredClone([...tasks.values()]), settings: { ...settings } };
+      return { flows: [...flows.values()], tasks: [...tasks.values()], settings: { ...settings } };
     },
 
     importState(state: unknown) {

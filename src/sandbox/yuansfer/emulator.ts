@@ -309,7 +309,7 @@ export function createYuansferEmulator(kit: ProviderKit, options: YuansferEmulat
     },
 
     exportState() {
-      return { authorizations: structuredClone([...authorizations.values()]) };
+      return { authorizations: [...authorizations.values()] };
     },
 
     importState(state: unknown) {
