@@ -308,6 +308,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     ...sseHandler({
       schema,
       services,
+      observe: { logger, metrics },
       // The same caller and the same per-caller budget as POST /graphql.
       authenticate: async (req) => {
         const caller = await authenticateHttp(req);

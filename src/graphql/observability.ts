@@ -39,7 +39,7 @@ function operationOf(document: DocumentNode | undefined, operationName: string |
 /** Writes the one line and the metrics of a finished operation. */
 function finish(
   deps: OperationLogDeps,
-  op: { requestId: string | undefined; name: string | null; type: OperationType; caller: string | null; started: number; codes: readonly string[]; transport: 'http' | 'ws' },
+  op: { requestId: string | undefined; name: string | null; type: OperationType; caller: string | null; started: number; codes: readonly string[]; transport: 'http' | 'ws' | 'sse' },
 ): void {
   const seconds = (performance.now() - op.started) / 1000;
   const outcome = op.codes.length > 0 ? 'error' : 'ok';
@@ -184,6 +184,35 @@ export function observeGraphqlWs<P extends ConnectionInitMessage['payload'], E>(
       const op = lookup(ctx, id);
       await scoped(op, async () => options.onComplete?.(ctx, id, payload));
       if (op) done(ctx, id, op);
+    },
+  };
+}
+
+/**
+ * The same line and metrics for operations over SSE (POST /graphql/stream, src/graphql/sse.ts), one per request:
+ * it runs inside the HTTP request's id, and ends when its stream completes (or the client goes away).
+ */
+export function sseOperationObserver(deps: OperationLogDeps) {
+  const operations = new WeakMap<object, { requestId: string | undefined; started: number; name: string | null; type: OperationType; caller: string | null; codes: Set<string> }>();
+  return {
+    started(request: object, args: Pick<ExecutionArgs, 'document' | 'operationName' | 'contextValue'>): void {
+      operations.set(request, {
+        requestId: currentRequestId(),
+        started: performance.now(),
+        ...operationOf(args.document, args.operationName),
+        caller: callerOf(args.contextValue),
+        codes: new Set(),
+      });
+    },
+    next(request: object, errors: ReadonlyArray<Pick<GraphQLFormattedError, 'extensions'>> | undefined): void {
+      const op = operations.get(request);
+      for (const code of codesOf(errors)) op?.codes.add(code);
+    },
+    completed(request: object): void {
+      const op = operations.get(request);
+      if (!op) return;
+      operations.delete(request);
+      finish(deps, { ...op, codes: [...op.codes], transport: 'sse' });
     },
   };
 }

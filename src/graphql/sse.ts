@@ -6,6 +6,7 @@ import type { Logger } from '../logger';
 import { logMutation, mutationOf, outcomeOf } from './audit';
 import { createContext, type Context, type Services } from './context';
 import { formatError } from './errors';
+import { sseOperationObserver, type OperationLogDeps } from './observability';
 import { originAllowed } from './origins';
 
 export interface SseOptions {
@@ -21,6 +22,8 @@ export interface SseOptions {
   maxTokens?: number;
   logger: Logger;
   production?: boolean;
+  /** Where each operation's log line and metrics go, as for HTTP and the WebSocket (src/graphql/observability.ts). */
+  observe?: OperationLogDeps;
   /** Keep GraphQL's "Did you mean" suggestions (off in production unless asked for). */
   suggestions?: boolean;
 }
@@ -48,6 +51,7 @@ export function sseHandler(options: SseOptions): express.RequestHandler[] {
     return new GraphQLError(f.message, { path: f.path, extensions: f.extensions });
   };
   const callers = new WeakMap<express.Request, Caller>();
+  const observer = options.observe && sseOperationObserver(options.observe);
 
   const handler = createHandler<Context & Record<PropertyKey, unknown>>({
     schema: options.schema,
@@ -70,12 +74,15 @@ export function sseHandler(options: SseOptions): express.RequestHandler[] {
       return undefined;
     },
     context: (req) => createContext(options.services, callers.get(req.raw) as Caller) as Context & Record<PropertyKey, unknown>,
-    onNext: (_ctx, _req, result) => {
+    onNext: (_ctx, req, result) => {
       const r = result as ExecutionResult;
       const formatted = r.errors ? { ...r, errors: r.errors.map(format) } : r;
+      observer?.next(req, formatted.errors?.map((e) => e.toJSON()));
       return formatted;
     },
-    onOperation: (ctx, _req, args, result) => {
+    onComplete: (_ctx, req) => observer?.completed(req),
+    onOperation: (ctx, req, args, result) => {
+      observer?.started(req, args);
       const mutation = mutationOf(args.document, args.operationName);
       if (!mutation || !('data' in (result as object) || 'errors' in (result as object))) return;
       logMutation(options.logger, {

@@ -1,7 +1,9 @@
 import { AsyncResource } from 'node:async_hooks';
+import { context, isSpanContextValid, ROOT_CONTEXT, SpanStatusCode, trace, type Context, type SpanContext } from '@opentelemetry/api';
 import type { EventSource, FlowRef, SignFlowStatus } from '../domain/model';
 import { flowId, supersedes } from '../domain/model';
 import type { EventFeed } from '../events/feed';
+import { tracer } from '../observability/tracing';
 import type { Flow, FlowWrite, NewEvent, Store, StoredEvent } from '../store/types';
 
 /** A statement about a flow's status from any source: a callback, our own mutation, or a read from the provider. */
@@ -41,6 +43,8 @@ export interface RecorderOptions {
 
 interface Pending {
   report: StatusReport;
+  /** The trace context of the request that made the report: the batch's span is its child or links to it. */
+  trace: Context;
   resolve(result: RecordResult): void;
   reject(error: unknown): void;
 }
@@ -105,7 +109,7 @@ export class FlowRecorder {
   /** Stores one report, durably: resolves once the transaction holding it has committed. */
   record(report: StatusReport): Promise<RecordResult> {
     return new Promise<RecordResult>((resolve, reject) => {
-      this.queue.push({ report, resolve, reject });
+      this.queue.push({ report, trace: context.active(), resolve, reject });
       if (!this.writing) {
         this.writing = true;
         // After this turn of the event loop: every request read in the same turn joins the first batch.
@@ -126,21 +130,37 @@ export class FlowRecorder {
     this.writing = false;
   }
 
+  /**
+   * One transaction for the batch, traced as one span: a child of the first report's request, linked to the
+   * others' (a batch serves many traces, and a span has one parent).
+   */
   private async commit(batch: Pending[]): Promise<void> {
-    let results: RecordResult[];
-    try {
-      results = await this.store.transaction((tx) => this.recordIn(tx, batch.map((p) => p.report)));
-    } catch (error) {
-      this.onBatch?.(batch.length, 'failed');
-      for (const pending of batch) pending.reject(error);
-      return;
-    }
-    this.onBatch?.(batch.length, 'committed');
-    let last: StoredEvent | undefined;
-    for (const result of results) if (result.event && (!last || result.event.id > last.id)) last = result.event;
-    // One wake-up for the batch: the feed reads every event up to the newest.
-    if (last) this.feed.published(last);
-    batch.forEach((pending, i) => pending.resolve(results[i] as RecordResult));
+    const links = batch
+      .slice(1)
+      .map((pending) => trace.getSpanContext(pending.trace))
+      .filter((spanContext): spanContext is SpanContext => spanContext !== undefined && isSpanContextValid(spanContext))
+      .map((spanContext) => ({ context: spanContext }));
+    const parent = batch[0]?.trace ?? ROOT_CONTEXT;
+    const span = tracer().startSpan('recorder.commit', { attributes: { 'recorder.batch_size': batch.length }, links }, parent);
+    await context.with(trace.setSpan(parent, span), async () => {
+      let results: RecordResult[];
+      try {
+        results = await this.store.transaction((tx) => this.recordIn(tx, batch.map((p) => p.report)));
+      } catch (error) {
+        this.onBatch?.(batch.length, 'failed');
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
+        span.end();
+        for (const pending of batch) pending.reject(error);
+        return;
+      }
+      this.onBatch?.(batch.length, 'committed');
+      let last: StoredEvent | undefined;
+      for (const result of results) if (result.event && (!last || result.event.id > last.id)) last = result.event;
+      // One wake-up for the batch: the feed reads every event up to the newest.
+      if (last) this.feed.published(last);
+      span.end();
+      batch.forEach((pending, i) => pending.resolve(results[i] as RecordResult));
+    });
   }
 
   /** The reports of one batch, in order, inside `tx`: receipts, then under the log lock the flows and events. */

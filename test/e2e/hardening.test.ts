@@ -1,6 +1,6 @@
 import { createCipheriv, createHmac } from 'node:crypto';
 import { startTestApp, waitFor, type TestApp } from '../support/app';
-import { capturingLogger } from '../support/observability';
+import { capturingLogger, parseMetrics, valueOf } from '../support/observability';
 import { APP_ID, APP_SECRET, callbackSignature } from '../sandbox/esign/signer';
 import { chinaTime, form, signed } from '../sandbox/yuansfer/signer';
 
@@ -69,6 +69,14 @@ describe('hardening: attacks and their answers', () => {
       expect(r.contentType).toMatch(/^application\/json/);
       expect(JSON.parse(r.text)).toEqual({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/^the body is larger than \d+ KB/) });
       await nothingStored();
+    });
+
+    it('counts every oversized callback as refused in callbacks_total', async () => {
+      const samples = parseMetrics(await (await fetch(`${app.url}/metrics`)).text());
+      for (const provider of ['ETC', 'TENCENT_ESS', 'ESIGN', 'YUANSFER']) {
+        expect(valueOf(samples, 'callbacks_total', { provider, outcome: 'refused' })).toBeGreaterThanOrEqual(1);
+      }
+      expect(valueOf(samples, 'callbacks_total', { outcome: 'failed' })).toBe(0);
     });
 
     it('Tencent: an unsigned 1 MB post is refused 413, an unsigned small one 401; neither is stored', async () => {

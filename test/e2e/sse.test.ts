@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream';
 import { createClient, type Client, type ExecutionResult } from 'graphql-sse';
+import { createLogger } from '../../src/logger';
 import { startTestApp, waitFor, type TestApp } from '../support/app';
 import { ALL_SCOPES, hs256, TEST_JWT_SECRET } from '../support/tokens';
 
@@ -181,6 +183,33 @@ describe('GraphQL over SSE', () => {
       expect(((await refused.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('RATE_LIMITED');
     } finally {
       await limited.close();
+    }
+  });
+
+  it('logs each operation once, under the request id the response carries, and counts it in the metrics', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const observed = await startTestApp({ env: { AUTH_JWT_SECRET: TEST_JWT_SECRET }, logger: createLogger({ level: 'info', destination }) });
+    try {
+      const res = await fetch(`${observed.url}/graphql/stream`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${acme}` },
+        body: JSON.stringify({ query: 'query Probe { __typename }' }),
+      });
+      const requestId = res.headers.get('x-request-id');
+      expect(await res.text()).toContain('"__typename":"Query"');
+      const line = await waitFor(() => lines.find((l) => l.transport === 'sse' && l.operation === 'Probe'), { what: 'the operation log line' });
+      expect(line).toMatchObject({ requestId, type: 'query', caller: 'alice', outcome: 'ok' });
+      expect(lines.filter((l) => l.transport === 'sse' && l.operation === 'Probe')).toHaveLength(1);
+      const metrics = await (await fetch(`${observed.url}/metrics`)).text();
+      expect(metrics).toMatch(/graphql_operations_total\{[^}]*operation="Probe"[^}]*\} 1/);
+    } finally {
+      await observed.close();
     }
   });
 
