@@ -14,7 +14,7 @@ import type { Store, StoredEvent } from '../store/types';
 import { chunk, groupBy } from '../util/arrays';
 import type { Idempotency } from './idempotency';
 import { claimForCaller } from './ownership';
-import type { FlowRecorder, StatusReport } from './recorder';
+import { syncReport, type FlowRecorder, type StatusReport } from './recorder';
 
 export type CancelTaskLoader = DataLoader<string, CancelTask | null>;
 /** A task's items by task id: one query for every task an operation touches. */
@@ -496,15 +496,7 @@ export class CancelService {
   private async readFlows(task: CancelTask, provider: BatchCancelProvider, items: readonly CancelItem[], signal: AbortSignal): Promise<Map<string, ProviderFlowSnapshot> | undefined> {
     try {
       const snapshots = await provider.fetchFlows(items.map((item) => item.providerFlowId), signal);
-      const reports: StatusReport[] = [...snapshots.values()].map((snapshot) => ({
-        ref: { provider: provider.provider, providerFlowId: snapshot.providerFlowId },
-        status: snapshot.status,
-        providerStatus: snapshot.providerStatus,
-        source: 'SYNC',
-        endedAt: snapshot.endedAt,
-        data: snapshot.data,
-        tenant: task.tenant,
-      }));
+      const reports = [...snapshots.values()].map((snapshot) => syncReport(provider.provider, snapshot, { tenant: task.tenant }));
       const events = await this.store.transaction((tx) => this.recorder.recordManyIn(tx, reports));
       const last = events.at(-1);
       if (last) this.feed.published(last);

@@ -10,7 +10,7 @@ import type { Flow, Store } from '../store/types';
 import { chunk } from '../util/arrays';
 import type { Idempotency } from './idempotency';
 import { assertActsOn } from './ownership';
-import type { FlowRecorder } from './recorder';
+import { syncReport, type FlowRecorder } from './recorder';
 
 export type FlowLoader = DataLoader<string, Flow | null>;
 /** Store-only: null for a flow the store has never seen, and never a provider call. */
@@ -126,16 +126,7 @@ export class FlowService {
           read.map(async ({ providerFlowId, snapshot }) => {
             const id = flowId({ provider: providerName, providerFlowId });
             try {
-              const { flow } = await this.recorder.record({
-                ref: { provider: providerName, providerFlowId },
-                status: snapshot.status,
-                providerStatus: snapshot.providerStatus,
-                source: 'SYNC',
-                fileUrl: snapshot.fileUrl,
-                endedAt: snapshot.endedAt,
-                data: snapshot.data,
-                tenant,
-              });
+              const { flow } = await this.recorder.record(syncReport(providerName, snapshot, { tenant }));
               results.set(id, flow);
             } catch (error) {
               results.set(id, error as Error);

@@ -1,9 +1,11 @@
 import { AsyncResource } from 'node:async_hooks';
 import { context, isSpanContextValid, ROOT_CONTEXT, SpanStatusCode, trace, type Context, type SpanContext } from '@opentelemetry/api';
-import type { EventSource, FlowRef, SignFlowStatus } from '../domain/model';
+import type { EventSource, FlowRef, SignFlowStatus, SignProvider } from '../domain/model';
 import { flowId, supersedes } from '../domain/model';
 import type { EventFeed } from '../events/feed';
 import { tracer } from '../observability/tracing';
+import type { ProviderFlowSnapshot } from '../providers/types';
+import { providerLink } from '../security/urls';
 import type { Flow, FlowWrite, NewEvent, Store, StoredEvent } from '../store/types';
 
 /** A statement about a flow's status from any source: a callback, our own mutation, or a read from the provider. */
@@ -23,6 +25,20 @@ export interface StatusReport {
   tenant?: string | null;
   /** `sub` of the caller whose mutation this report records. */
   actor?: string | null;
+}
+
+/** What a provider read says of a flow now, as a report (source SYNC) for the recorder. */
+export function syncReport(provider: SignProvider, snapshot: ProviderFlowSnapshot, extra: Pick<StatusReport, 'tenant' | 'actor'> = {}): StatusReport {
+  return {
+    ref: { provider, providerFlowId: snapshot.providerFlowId },
+    status: snapshot.status,
+    providerStatus: snapshot.providerStatus,
+    source: 'SYNC',
+    fileUrl: snapshot.fileUrl,
+    endedAt: snapshot.endedAt,
+    data: snapshot.data,
+    ...extra,
+  };
 }
 
 export interface RecordResult {
@@ -226,7 +242,8 @@ export class FlowRecorder {
         w.providerStatus = report.providerStatus ?? w.providerStatus;
         w.endedAt = report.endedAt ?? w.endedAt;
       }
-      w.fileUrl = report.fileUrl ?? w.fileUrl;
+      // A link clients render: only http(s), whichever way it came (callback or provider read).
+      w.fileUrl = providerLink(report.fileUrl) ?? w.fileUrl;
       w.data = report.data ?? w.data;
       snapshots.push({ duplicate: false, draft, write: { ...w } });
       if (!changes) return;

@@ -1,6 +1,6 @@
 import { supersedes, type SignFlowStatus, type SignProvider } from '../domain/model';
 import type { RescissionService } from '../lifecycle/rescission';
-import type { FlowRecorder } from '../lifecycle/recorder';
+import { syncReport, type FlowRecorder } from '../lifecycle/recorder';
 import { silentLogger, type Logger } from '../logger';
 import type { ReconcileObserver } from '../observability/metrics';
 import { RateLimitAbortedError, type RateLimiter } from '../providers/rate-limit';
@@ -205,18 +205,9 @@ export class Reconciler {
           unchanged.push(flow.id);
           continue;
         }
-        const ref = { provider: provider.provider, providerFlowId: flow.providerFlowId };
         // The callback's path: one transaction under the log lock, so a callback racing this read cannot add a
         // second event for the same change (whichever commits second finds nothing to change).
-        const { event } = await this.deps.recorder.record({
-          ref,
-          status: snapshot.status,
-          providerStatus: snapshot.providerStatus,
-          source: 'SYNC',
-          fileUrl: snapshot.fileUrl,
-          endedAt: snapshot.endedAt,
-          data: snapshot.data,
-        });
+        const { event } = await this.deps.recorder.record(syncReport(provider.provider, snapshot));
         if (provider.provider === 'ESIGN' && this.deps.rescissions) {
           // A rescission agreement that ended unsigned ends its rescission, as its callback would have.
           await this.deps.rescissions.agreementEnded(flow.providerFlowId, snapshot.status, `SYNC:${snapshot.providerStatus}`, snapshot.endedAt ?? null, 'SYNC');

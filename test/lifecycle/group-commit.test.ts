@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { etcCallbackHandler } from '../../src/callbacks/etc';
 import { EventFeed } from '../../src/events/feed';
 import { createNotifier, type Notifier } from '../../src/events/notifier';
-import { FlowRecorder } from '../../src/lifecycle/recorder';
+import { FlowRecorder, syncReport } from '../../src/lifecycle/recorder';
 import { silentLogger } from '../../src/logger';
 import type { SqlStore } from '../../src/store';
 import { waitFor } from '../support/app';
@@ -167,5 +167,12 @@ describe.each(storeFactories().map((f) => [f.name, f] as const))('group commit o
     const again = await Promise.all(bodies.map(post));
     expect(again.every((a) => a.code === '000')).toBe(true);
     expect(await count('events')).toBe(22);
+  });
+
+  it('keeps a file link only when it is http(s), whichever way it came: a provider read goes through the same rule', async () => {
+    await recorder.record(syncReport('ETC', { providerFlowId: 'linked', status: 'COMPLETED', providerStatus: '2', fileUrl: 'https://files.example/a.pdf' }));
+    await recorder.record(syncReport('ETC', { providerFlowId: 'script', status: 'COMPLETED', providerStatus: '2', fileUrl: 'javascript:alert(1)' }));
+    expect((await store.flows.get('ETC:linked'))!.fileUrl).toBe('https://files.example/a.pdf');
+    expect((await store.flows.get('ETC:script'))!.fileUrl).toBeNull();
   });
 });
