@@ -148,7 +148,11 @@ export class FlowRecorder {
     // Receipts first: a report whose receipt was already there (a provider's retry, or the same callback twice in
     // this batch) changes nothing when its flow exists.
     const receipted = reports.filter((r) => r.receipt);
-    const fresh = receipted.length > 0 ? await tx.receipts.insertMany(receipted.map((r) => ({ provider: r.ref.provider, dedupeKey: r.receipt!.dedupeKey, body: r.receipt!.body }))) : new Set<string>();
+    // In key order: two replicas inserting overlapping batches (a provider retrying on another replica) then lock
+    // the same rows in the same order and wait for each other instead of deadlocking.
+    const rows = receipted.map((r) => ({ provider: r.ref.provider, dedupeKey: r.receipt!.dedupeKey, body: r.receipt!.body }));
+    rows.sort((a, b) => (a.provider === b.provider ? compare(a.dedupeKey, b.dedupeKey) : compare(a.provider, b.provider)));
+    const fresh = rows.length > 0 ? await tx.receipts.insertMany(rows) : new Set<string>();
     const claimed = new Set<string>();
     const items = reports.map((report) => {
       if (!report.receipt) return { report, fresh: true };
@@ -237,6 +241,8 @@ export class FlowRecorder {
     return { flows, events };
   }
 }
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The fields a report sets, as a partial Flow. */
 function pick(w: FlowWrite): Pick<Flow, 'status' | 'providerStatus' | 'fileUrl' | 'endedAt' | 'data'> {
