@@ -129,7 +129,10 @@ export class FlowRecorder {
   private async commit(batch: Pending[]): Promise<void> {
     let results: RecordResult[];
     try {
-      results = await this.store.transaction((tx) => this.recordIn(tx, batch.map((p) => p.report)));
+      const run = () => this.store.transaction((tx) => this.recordIn(tx, batch.map((p) => p.report)));
+      // PostgreSQL aborts one side of a deadlock (or a serialization conflict); nothing of it was stored, so it is
+      // run once more before its callers are told to retry.
+      results = await run().catch((error: unknown) => (isConflict(error) ? run() : Promise.reject(error)));
     } catch (error) {
       this.onBatch?.(batch.length, 'failed');
       for (const pending of batch) pending.reject(error);
@@ -240,6 +243,12 @@ export class FlowRecorder {
     });
     return { flows, events };
   }
+}
+
+/** PostgreSQL `deadlock_detected` or `serialization_failure`: the transaction was rolled back and may be run again. */
+function isConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
