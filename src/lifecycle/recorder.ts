@@ -181,7 +181,10 @@ export class FlowRecorder {
   ): Promise<{ flows: { duplicate: boolean; flow: Flow }[]; events: (StoredEvent | undefined)[] }> {
     // Log lock before any flow row lock: see EventRepository.lock.
     await tx.events.lock();
-    const current = await tx.flows.getMany(items.map((item) => flowId(item.report.ref)));
+    const ids = [...new Set(items.map((item) => flowId(item.report.ref)))];
+    // One flow (a report alone, the common case when quiet): the plain primary-key read.
+    const only = ids.length === 1 ? await tx.flows.get(ids[0] as string) : undefined;
+    const current = ids.length === 1 ? new Map(only ? [[only.id, only]] : []) : await tx.flows.getMany(ids);
     const drafts = new Map<string, Draft>();
     const snapshots: { duplicate: boolean; draft: Draft; write: FlowWrite }[] = [];
     const appended: { index: number; event: NewEvent }[] = [];
