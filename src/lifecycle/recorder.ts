@@ -41,6 +41,8 @@ export interface RecorderOptions {
 
 interface Pending {
   report: StatusReport;
+  /** The caller's async context (request id, trace): its batch runs in the context of its first report. */
+  scope: AsyncResource;
   resolve(result: RecordResult): void;
   reject(error: unknown): void;
 }
@@ -69,8 +71,6 @@ export class FlowRecorder {
   private current = 0;
   private readonly maxBatch: number;
   private readonly onBatch?: RecorderOptions['onBatch'];
-  /** Batches run in the recorder's own async scope, not in the request that happened to arrive first (logs, spans). */
-  private readonly scope = new AsyncResource('FlowRecorder');
 
   constructor(
     private readonly store: Store,
@@ -105,11 +105,11 @@ export class FlowRecorder {
   /** Stores one report, durably: resolves once the transaction holding it has committed. */
   record(report: StatusReport): Promise<RecordResult> {
     return new Promise<RecordResult>((resolve, reject) => {
-      this.queue.push({ report, resolve, reject });
+      this.queue.push({ report, resolve, reject, scope: new AsyncResource('FlowRecorder.record') });
       if (!this.writing) {
         this.writing = true;
         // After this turn of the event loop: every request read in the same turn joins the first batch.
-        this.scope.runInAsyncScope(() => setImmediate(() => void this.drain()));
+        setImmediate(() => void this.drain());
       }
     });
   }
@@ -118,7 +118,8 @@ export class FlowRecorder {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.current = batch.length;
-      await this.commit(batch);
+      // Its statements and wake-up are traced and logged as part of the first report's request.
+      await (batch[0] as Pending).scope.runInAsyncScope(() => this.commit(batch));
       this.current = 0;
       // Let requests that arrived during the commit be read before the next batch starts, so they join it.
       if (this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
