@@ -107,8 +107,13 @@ export class Worker {
 
   static async start<R>(name: string, args: string[] = [], env: Record<string, string | undefined> = {}): Promise<{ worker: Worker; ready: R }> {
     const worker = new Worker(name, args, env);
-    const first = (await worker.next(120_000)) as { ready: R };
-    return { worker, ready: first.ready };
+    try {
+      const first = (await worker.next(600_000)) as { ready: R };
+      return { worker, ready: first.ready };
+    } catch (error) {
+      await worker.stop();
+      throw error;
+    }
   }
 
   send(message: unknown): void {

@@ -1,4 +1,4 @@
-import { GraphQLError, print, subscribe as graphqlSubscribe, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { getOperationAST, GraphQLError, Kind, print, subscribe as graphqlSubscribe, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { Caller } from '../auth/caller';
 
 /** Results one member may have waiting; a member this far behind (a stalled socket) is ended with an error. */
@@ -59,6 +59,11 @@ interface Member {
 }
 
 export interface MultiplexOptions {
+  /**
+   * Root subscription fields that only stream what happens from now on (no initial snapshot): only operations made
+   * of these can be shared, since a member joining later must not miss anything a subscription of its own would send.
+   */
+  liveFields: readonly string[];
   /** Arguments of these names make a subscription personal (a replay cursor): it is never shared. */
   personalArguments?: readonly string[];
   /** The caller a subscription runs as (from its context). */
@@ -201,6 +206,10 @@ export class SubscriptionMultiplexer {
   private keyOf(args: ExecutionArgs): string | undefined {
     const caller = this.options.callerOf(args.contextValue);
     if (!caller) return undefined;
+    const operation = getOperationAST(args.document, args.operationName);
+    if (!operation || operation.operation !== 'subscription') return undefined;
+    const live = operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && this.options.liveFields.includes(s.name.value));
+    if (!live) return undefined;
     const variables = args.variableValues ?? {};
     let text = this.printed.get(args.document);
     if (text === undefined) {

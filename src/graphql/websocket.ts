@@ -119,7 +119,11 @@ export function attachWebSocket(
     socket.send = ((data: unknown, cb?: (err?: Error) => void) => send(typeof data === 'string' ? expandSharedPayload(data) : data, cb)) as WebSocket['send'];
   });
   // Identical subscriptions of equally entitled callers share one execution (src/graphql/multiplex.ts).
-  const multiplexer = new SubscriptionMultiplexer({ callerOf: (contextValue) => (contextValue as { caller?: Caller } | undefined)?.caller });
+  // Only the event streams: cancelTaskProgress sends the task's current state first, to each subscriber.
+  const multiplexer = new SubscriptionMultiplexer({
+    liveFields: ['signFlowEvents', 'autoDebitEvents'],
+    callerOf: (contextValue) => (contextValue as { caller?: Caller } | undefined)?.caller,
+  });
   const server = useServer<Record<string, unknown> | undefined, { connection?: Connection }>(
     wrap({
       schema: options.schema,

@@ -61,6 +61,8 @@ interface Pending {
   report: StatusReport;
   /** The trace context of the request that made the report: the batch's span is its child or links to it. */
   trace: Context;
+  /** The caller's async context (request id, trace): its batch runs in the context of its first report. */
+  scope: AsyncResource;
   resolve(result: RecordResult): void;
   reject(error: unknown): void;
 }
@@ -89,8 +91,6 @@ export class FlowRecorder {
   private current = 0;
   private readonly maxBatch: number;
   private readonly onBatch?: RecorderOptions['onBatch'];
-  /** Batches run in the recorder's own async scope, not in the request that happened to arrive first (logs, spans). */
-  private readonly scope = new AsyncResource('FlowRecorder');
 
   constructor(
     private readonly store: Store,
@@ -125,11 +125,11 @@ export class FlowRecorder {
   /** Stores one report, durably: resolves once the transaction holding it has committed. */
   record(report: StatusReport): Promise<RecordResult> {
     return new Promise<RecordResult>((resolve, reject) => {
-      this.queue.push({ report, trace: context.active(), resolve, reject });
+      this.queue.push({ report, trace: context.active(), resolve, reject, scope: new AsyncResource('FlowRecorder.record') });
       if (!this.writing) {
         this.writing = true;
         // After this turn of the event loop: every request read in the same turn joins the first batch.
-        this.scope.runInAsyncScope(() => setImmediate(() => void this.drain()));
+        setImmediate(() => void this.drain());
       }
     });
   }
@@ -138,7 +138,8 @@ export class FlowRecorder {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.current = batch.length;
-      await this.commit(batch);
+      // Its statements and wake-up are traced and logged as part of the first report's request.
+      await (batch[0] as Pending).scope.runInAsyncScope(() => this.commit(batch));
       this.current = 0;
       // Let requests that arrived during the commit be read before the next batch starts, so they join it.
       if (this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -161,7 +162,10 @@ export class FlowRecorder {
     await context.with(trace.setSpan(parent, span), async () => {
       let results: RecordResult[];
       try {
-        results = await this.store.transaction((tx) => this.recordIn(tx, batch.map((p) => p.report)));
+        const run = () => this.store.transaction((tx) => this.recordIn(tx, batch.map((p) => p.report)));
+        // PostgreSQL aborts one side of a deadlock (or a serialization conflict); nothing of it was stored, so it is
+        // run once more before its callers are told to retry.
+        results = await run().catch((error: unknown) => (isConflict(error) ? run() : Promise.reject(error)));
       } catch (error) {
         this.onBatch?.(batch.length, 'failed');
         span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
@@ -184,7 +188,11 @@ export class FlowRecorder {
     // Receipts first: a report whose receipt was already there (a provider's retry, or the same callback twice in
     // this batch) changes nothing when its flow exists.
     const receipted = reports.filter((r) => r.receipt);
-    const fresh = receipted.length > 0 ? await tx.receipts.insertMany(receipted.map((r) => ({ provider: r.ref.provider, dedupeKey: r.receipt!.dedupeKey, body: r.receipt!.body }))) : new Set<string>();
+    // In key order: two replicas inserting overlapping batches (a provider retrying on another replica) then lock
+    // the same rows in the same order and wait for each other instead of deadlocking.
+    const rows = receipted.map((r) => ({ provider: r.ref.provider, dedupeKey: r.receipt!.dedupeKey, body: r.receipt!.body }));
+    rows.sort((a, b) => (a.provider === b.provider ? compare(a.dedupeKey, b.dedupeKey) : compare(a.provider, b.provider)));
+    const fresh = rows.length > 0 ? await tx.receipts.insertMany(rows) : new Set<string>();
     const claimed = new Set<string>();
     const items = reports.map((report) => {
       if (!report.receipt) return { report, fresh: true };
@@ -210,7 +218,10 @@ export class FlowRecorder {
   ): Promise<{ flows: { duplicate: boolean; flow: Flow }[]; events: (StoredEvent | undefined)[] }> {
     // Log lock before any flow row lock: see EventRepository.lock.
     await tx.events.lock();
-    const current = await tx.flows.getMany(items.map((item) => flowId(item.report.ref)));
+    const ids = [...new Set(items.map((item) => flowId(item.report.ref)))];
+    // One flow (a report alone, the common case when quiet): the plain primary-key read.
+    const only = ids.length === 1 ? await tx.flows.get(ids[0] as string) : undefined;
+    const current = ids.length === 1 ? new Map(only ? [[only.id, only]] : []) : await tx.flows.getMany(ids);
     const drafts = new Map<string, Draft>();
     const snapshots: { duplicate: boolean; draft: Draft; write: FlowWrite }[] = [];
     const appended: { index: number; event: NewEvent }[] = [];
@@ -274,6 +285,14 @@ export class FlowRecorder {
     return { flows, events };
   }
 }
+
+/** PostgreSQL `deadlock_detected` or `serialization_failure`: the transaction was rolled back and may be run again. */
+function isConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The fields a report sets, as a partial Flow. */
 function pick(w: FlowWrite): Pick<Flow, 'status' | 'providerStatus' | 'fileUrl' | 'endedAt' | 'data'> {
