@@ -2,7 +2,7 @@
  * Keep-alive HTTP load generator (run as its own process by `npm run bench`): `connections` sockets, each sending
  * its next request as soon as the previous answer is read, for a warm-up then a measured window. Answers with
  * requests per second and latency percentiles of the measured window. With `etc: true`, each request is a new
- * seed-001 callback (a flow never seen before).
+ * ETC sign-flow callback completing a flow never seen before.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';

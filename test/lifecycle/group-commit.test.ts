@@ -13,7 +13,7 @@ import { reportSkippedPostgres, storeFactories } from '../support/stores';
 
 reportSkippedPostgres('group commit');
 
-/** A seed-001 callback completing flow `id`. */
+/** An ETC sign-flow callback completing flow `id`. */
 const callback = (id: string, status = '2') => JSON.stringify({ sign_end_time: '2026-11-23 10:00:00', sign_flow_status: status, sign_flow_id: id, sign_file_url: '' });
 
 /** Makes every append of an event for flow `ETC:poison` fail inside the database, as a real constraint failure would. */
