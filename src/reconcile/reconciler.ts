@@ -5,10 +5,9 @@ import { silentLogger, type Logger } from '../logger';
 import type { ReconcileObserver } from '../observability/metrics';
 import { RateLimitAbortedError, type RateLimiter } from '../providers/rate-limit';
 import type { ProviderRegistry } from '../providers/registry';
-import type { SignFlowProvider } from '../providers/types';
+import type { ProviderFlowSnapshot, SignFlowProvider } from '../providers/types';
 import type { Due, ReconcileKind } from '../store/reconcile';
-import type { Rescission } from '../store/rescissions';
-import type { Flow, Store } from '../store/types';
+import type { Store } from '../store/types';
 import { chunk } from '../util/arrays';
 import { backoffDelay } from './backoff';
 import type { Lease } from './lease';
@@ -176,35 +175,11 @@ export class Reconciler {
       now: new Date(now),
       limit: this.perRunLimit,
     });
-    for (const batch of chunk(due, provider.maxFetchBatch)) {
-      if (!(await this.stillHeld())) return;
-      await this.budget(provider, batch.length);
-      report.read += batch.length;
-      let snapshots: Awaited<ReturnType<SignFlowProvider['fetchFlows']>>;
-      try {
-        snapshots = await provider.fetchFlows(batch.map((d) => d.record.providerFlowId));
-      } catch (error) {
-        const message = (error as Error).message;
-        this.logger.warn({ provider: provider.provider, flows: batch.length, err: message }, 'reconciliation read failed; backing off');
-        for (const d of batch) await this.failure('signflow', d, message);
-        report.failed += batch.length;
-        this.options.observer?.reconcileRead('signflow', provider.provider, 'failed', batch.length);
-        continue;
-      }
-      const unchanged: string[] = [];
-      for (const d of batch) {
-        const flow: Flow = d.record;
-        const snapshot = snapshots.get(flow.providerFlowId);
-        if (!snapshot) {
-          await this.failure('signflow', d, `${provider.provider} does not know the flow`);
-          report.failed++;
-          this.options.observer?.reconcileRead('signflow', provider.provider, 'failed');
-          continue;
-        }
-        if (!supersedes(flow.status, snapshot.status)) {
-          unchanged.push(flow.id);
-          continue;
-        }
+    await this.readInBatches('signflow', provider, due, report, {
+      providerId: (flow) => flow.providerFlowId,
+      unknown: `${provider.provider} does not know the flow`,
+      apply: async (flow, snapshot) => {
+        if (!supersedes(flow.status, snapshot.status)) return 'unchanged';
         // The callback's path: one transaction under the log lock, so a callback racing this read cannot add a
         // second event for the same change (whichever commits second finds nothing to change).
         const { event } = await this.deps.recorder.record(syncReport(provider.provider, snapshot));
@@ -212,20 +187,10 @@ export class Reconciler {
           // A rescission agreement that ended unsigned ends its rescission, as its callback would have.
           await this.deps.rescissions.agreementEnded(flow.providerFlowId, snapshot.status, `SYNC:${snapshot.providerStatus}`, snapshot.endedAt ?? null, 'SYNC');
         }
-        await this.deps.store.reconcile.forget('signflow', [flow.id]);
         // No event: the provider's callback recorded the same change a moment earlier (it counts as unchanged).
-        if (event) {
-          report.changed++;
-          this.options.observer?.reconcileRead('signflow', provider.provider, 'changed');
-        } else {
-          this.options.observer?.reconcileRead('signflow', provider.provider, 'unchanged');
-        }
-      }
-      if (unchanged.length > 0) {
-        await this.deps.store.reconcile.checked('signflow', unchanged, new Date(this.now() + this.options.afterMs));
-        this.options.observer?.reconcileRead('signflow', provider.provider, 'unchanged', unchanged.length);
-      }
-    }
+        return event ? 'changed' : 'settled';
+      },
+    });
   }
 
   /**
@@ -240,33 +205,12 @@ export class Reconciler {
       now: new Date(now),
       limit: this.perRunLimit,
     });
-    for (const batch of chunk(due, provider.maxFetchBatch)) {
-      if (!(await this.stillHeld())) return;
-      await this.budget(provider, batch.length);
-      report.read += batch.length;
-      let snapshots: Awaited<ReturnType<SignFlowProvider['fetchFlows']>>;
-      try {
-        snapshots = await provider.fetchFlows(batch.map((d) => d.record.rescissionFlowId));
-      } catch (error) {
-        const message = (error as Error).message;
-        for (const d of batch) await this.failure('rescission', d, message);
-        report.failed += batch.length;
-        this.options.observer?.reconcileRead('rescission', provider.provider, 'failed', batch.length);
-        continue;
-      }
-      const unchanged: string[] = [];
-      for (const d of batch) {
-        const rescission: Rescission = d.record;
-        const snapshot = snapshots.get(rescission.rescissionFlowId);
-        if (!snapshot) {
-          await this.failure('rescission', d, 'e签宝 does not know the rescission agreement');
-          report.failed++;
-          this.options.observer?.reconcileRead('rescission', provider.provider, 'failed');
-          continue;
-        }
-        const signFlow = { provider: 'ESIGN' as const, providerFlowId: rescission.signFlowId.slice('ESIGN:'.length) };
-        let changed = false;
+    await this.readInBatches('rescission', provider, due, report, {
+      providerId: (rescission) => rescission.rescissionFlowId,
+      unknown: 'e签宝 does not know the rescission agreement',
+      apply: async (rescission, snapshot) => {
         if (snapshot.status === 'COMPLETED') {
+          const signFlow = { provider: 'ESIGN' as const, providerFlowId: rescission.signFlowId.slice('ESIGN:'.length) };
           const result = await service.recordRescinded({
             signFlow,
             rescissionFlowId: rescission.rescissionFlowId,
@@ -275,22 +219,66 @@ export class Reconciler {
             source: 'SYNC',
             occurredAt: snapshot.endedAt ?? null,
           });
-          changed = result.event !== undefined;
-        } else if (AGREEMENT_FAILED.has(snapshot.status)) {
+          return result.event !== undefined ? 'changed' : 'unchanged';
+        }
+        if (AGREEMENT_FAILED.has(snapshot.status)) {
           await service.agreementEnded(rescission.rescissionFlowId, snapshot.status, `SYNC:${snapshot.providerStatus}`, snapshot.endedAt ?? null, 'SYNC');
-          changed = (await this.deps.store.rescissions.get(rescission.id))?.status !== 'INITIATED';
+          return (await this.deps.store.rescissions.get(rescission.id))?.status !== 'INITIATED' ? 'changed' : 'unchanged';
         }
-        if (changed) {
-          await this.deps.store.reconcile.forget('rescission', [rescission.id]);
-          report.changed++;
-          this.options.observer?.reconcileRead('rescission', provider.provider, 'changed');
-        } else {
-          unchanged.push(rescission.id);
+        return 'unchanged';
+      },
+    });
+  }
+
+  /**
+   * Reads `due` records from `provider` in its batch size, within the lease and the read budget, and applies each
+   * snapshot: a failed read or an unknown record backs off; `changed` and `settled` (the change was already recorded)
+   * clear the record's reconciliation state; `unchanged` records are next due after RECONCILE_AFTER_MS.
+   */
+  private async readInBatches<T extends { id: string }>(
+    kind: ReconcileKind,
+    provider: SignFlowProvider,
+    due: readonly Due<T>[],
+    report: ReconcileReport,
+    how: { providerId: (record: T) => string; unknown: string; apply: (record: T, snapshot: ProviderFlowSnapshot) => Promise<'changed' | 'settled' | 'unchanged'> },
+  ): Promise<void> {
+    const observe = (outcome: 'changed' | 'unchanged' | 'failed', count?: number) => this.options.observer?.reconcileRead(kind, provider.provider, outcome, count);
+    for (const batch of chunk(due, provider.maxFetchBatch)) {
+      if (!(await this.stillHeld())) return;
+      await this.budget(provider, batch.length);
+      report.read += batch.length;
+      let snapshots: Map<string, ProviderFlowSnapshot>;
+      try {
+        snapshots = await provider.fetchFlows(batch.map((d) => how.providerId(d.record)));
+      } catch (error) {
+        const message = (error as Error).message;
+        this.logger.warn({ provider: provider.provider, kind, records: batch.length, err: message }, 'reconciliation read failed; backing off');
+        for (const d of batch) await this.failure(kind, d, message);
+        report.failed += batch.length;
+        observe('failed', batch.length);
+        continue;
+      }
+      const unchanged: string[] = [];
+      for (const d of batch) {
+        const snapshot = snapshots.get(how.providerId(d.record));
+        if (!snapshot) {
+          await this.failure(kind, d, how.unknown);
+          report.failed++;
+          observe('failed');
+          continue;
         }
+        const outcome = await how.apply(d.record, snapshot);
+        if (outcome === 'unchanged') {
+          unchanged.push(d.record.id);
+          continue;
+        }
+        await this.deps.store.reconcile.forget(kind, [d.record.id]);
+        if (outcome === 'changed') report.changed++;
+        observe(outcome === 'changed' ? 'changed' : 'unchanged');
       }
       if (unchanged.length > 0) {
-        await this.deps.store.reconcile.checked('rescission', unchanged, new Date(this.now() + this.options.afterMs));
-        this.options.observer?.reconcileRead('rescission', provider.provider, 'unchanged', unchanged.length);
+        await this.deps.store.reconcile.checked(kind, unchanged, new Date(this.now() + this.options.afterMs));
+        observe('unchanged', unchanged.length);
       }
     }
   }
