@@ -19,7 +19,9 @@ import { createNotifier, type Notifier } from './events/notifier';
 import { auditPlugin } from './graphql/audit';
 import { createContext, type Context, type Services } from './graphql/context';
 import { corsMiddleware } from './graphql/cors';
+import { compiledExecution } from './graphql/compiled-execution';
 import { formatError } from './graphql/errors';
+import { graphqlPostEndpoint } from './graphql/http-endpoint';
 import { IDE_ASSETS_PATH, ideAssetsRouter, ideHeaders, ideLandingPagePlugin, loadIdeConfig } from './graphql/ide';
 import { observeGraphqlWs, operationLogPlugin } from './graphql/observability';
 import { ownOrigins } from './graphql/origins';
@@ -56,6 +58,7 @@ import { securityWarnings } from './security/config';
 import { jsonErrorHandler, notFoundHandler } from './security/http-errors';
 import { introspectionRules } from './security/introspection';
 import { openStore, type SqlStore, type StoreOptions } from './store';
+import { telemetrySettings } from './telemetry';
 
 export interface StartOptions {
   /** The environment to configure from (README "Configuration"). */
@@ -188,7 +191,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const app = express();
   app.disable('x-powered-by');
   app.use(requestIdMiddleware());
-  const httpServer = http.createServer(app);
+  // POST /graphql with a JSON body is served ahead of Express (src/graphql/http-endpoint.ts); the rest by Express.
+  let graphqlPost: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | undefined;
+  const httpServer = http.createServer((req, res) => {
+    if (!graphqlPost?.(req, res)) app(req, res);
+  });
   const schema = await buildFederatedSchema();
 
   // RATE_LIMIT_PER_MINUTE: one count per caller for HTTP and WebSocket operations, in Redis when REDIS_URL is set.
@@ -221,7 +228,8 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   metrics.setSources({ subscriptions: activeSubscriptions, cancelTasks: () => services.cancels.activity() });
 
   const apollo = new ApolloServer<BaseContext & Context>({
-    schema,
+    // Compiled execution (src/graphql/compiled-execution.ts) unless GRAPHQL_JIT=off or tracing is on.
+    ...(config.graphqlJit && !telemetrySettings(options.env ?? process.env) ? { gateway: compiledExecution(schema, metrics) } : { schema }),
     // INTROSPECTION=off is a validation rule (src/security/introspection.ts), the same one the WebSocket runs.
     introspection: true,
     // Depth, aliases, tokens and cost: an operation over a limit is refused before any resolver runs (docs/security.md).
@@ -300,7 +308,13 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     app.use(IDE_ASSETS_PATH, ideAssetsRouter());
   }
   const cors = corsMiddleware(config.auth.corsOrigins);
-  const authenticateHttp = async (req: express.Request) => authenticator.authenticate(httpCredentials(req));
+  const authenticateHttp = async (req: express.Request) => authenticator.authenticate(expressCredentials(req));
+  // The caller is verified once, at the edge; resolvers only ever see ctx.caller.
+  const graphqlContext = async (credentials: Credentials) => {
+    const caller = await authenticator.authenticate(credentials);
+    await rateLimiter.consume(caller);
+    return createContext(services, caller);
+  };
   app.options('/graphql/stream', cors);
   app.post(
     '/graphql/stream',
@@ -328,15 +342,14 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     cors,
     ideHeaders(),
     express.json({ limit: '1mb' }),
-    expressMiddleware(apollo, {
-      // The caller is verified once here, at the edge; resolvers only ever see ctx.caller.
-      context: async ({ req }) => {
-        const caller = await authenticateHttp(req);
-        await rateLimiter.consume(caller);
-        return createContext(services, caller);
-      },
-    }),
+    expressMiddleware(apollo, { context: async ({ req }) => graphqlContext(expressCredentials(req)) }),
   );
+  graphqlPost = graphqlPostEndpoint({
+    apollo,
+    context: async (req, body) => graphqlContext(postCredentials(req, body)),
+    cors: cors as Parameters<typeof graphqlPostEndpoint>[0]['cors'],
+    logger,
+  });
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -482,9 +495,23 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   };
 }
 
+type Credentials = Parameters<Authenticator['authenticate']>[0];
+
 /** What an HTTP GraphQL request carries for authentication: the header, and (gateway traffic) the signed operation. */
-function httpCredentials(req: express.Request): Parameters<Authenticator['authenticate']>[0] {
-  const body = (req.method === 'POST' && req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+function postCredentials(req: http.IncomingMessage, body: unknown): Credentials {
+  const fields = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+  return {
+    authorization: req.headers.authorization,
+    extensions: fields.extensions,
+    query: fields.query,
+    variables: fields.variables,
+    address: req.socket.remoteAddress ?? 'unknown',
+  };
+}
+
+/** The same for a request Express parsed: a POST's body, or a GET's query string. */
+function expressCredentials(req: express.Request): Credentials {
+  if (req.method === 'POST') return postCredentials(req, req.body);
   const query = req.method === 'GET' ? (req.query as Record<string, unknown>) : {};
   const parse = (value: unknown) => {
     if (typeof value !== 'string') return value;
@@ -496,9 +523,9 @@ function httpCredentials(req: express.Request): Parameters<Authenticator['authen
   };
   return {
     authorization: req.headers.authorization,
-    extensions: body.extensions ?? parse(query.extensions),
-    query: body.query ?? query.query,
-    variables: body.variables ?? parse(query.variables),
+    extensions: parse(query.extensions),
+    query: query.query,
+    variables: parse(query.variables),
     address: req.socket.remoteAddress ?? 'unknown',
   };
 }

@@ -117,6 +117,8 @@ export interface Config {
   receiptRetentionDays: number;
   /** Operations one WebSocket may hold at once. */
   wsMaxSubscriptions: number;
+  /** `GRAPHQL_JIT` (default on): compiled execution of HTTP operations (src/graphql/compiled-execution.ts). */
+  graphqlJit: boolean;
   /** Events older than this many days are deleted; undefined keeps the log forever. */
   eventRetentionDays?: number;
   /** Reading open records again from their provider (src/reconcile): tick interval (0: off), staleness, read budget. */
@@ -278,6 +280,15 @@ function loadEsign(env: Env, sandbox: boolean, sandboxBase: () => string): Esign
   return { baseUrl: () => `${sandboxBase()}/esign`, appId: ESIGN_SANDBOX_APP_ID, appSecret: ESIGN_SANDBOX_APP_SECRET, ...settings(env, 'ESIGN') };
 }
 
+/** A switch: `on`/`off` (or true/false, 1/0); unset is the default. */
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['on', 'true', '1'].includes(raw)) return true;
+  if (['off', 'false', '0'].includes(raw)) return false;
+  throw new ConfigError(name, 'must be "on" or "off"');
+}
+
 /**
  * Environment → one typed, validated configuration. A malformed value stops start-up with a message naming the
  * variable; a provider whose variables are all unset is simply not configured.
@@ -325,6 +336,7 @@ export function loadConfig(env: Env = process.env, sandboxBase: () => string = (
     // Receipts dedupe provider retries, the longest of which come up to 48 h late (e签宝): 3 days at least.
     receiptRetentionDays: int(env, 'RECEIPT_RETENTION_DAYS', 30, 3),
     wsMaxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
+    graphqlJit: onOff(env, 'GRAPHQL_JIT', true),
     eventRetentionDays: read(env, 'EVENT_RETENTION_DAYS') === undefined ? undefined : int(env, 'EVENT_RETENTION_DAYS', 0, 1),
     reconcile: {
       intervalMs: int(env, 'RECONCILE_INTERVAL_MS', 300_000, 0),

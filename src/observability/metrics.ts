@@ -80,6 +80,7 @@ export class AppMetrics {
   readonly registry = new Registry();
   private readonly operations: Counter<'operation' | 'type' | 'outcome'>;
   private readonly operationSeconds: Histogram<'operation' | 'type'>;
+  private readonly executions: Counter<'engine'>;
   private readonly providerCalls: Counter<'provider' | 'action' | 'outcome'>;
   private readonly providerSeconds: Histogram<'provider' | 'action'>;
   private readonly callbacks: Counter<'provider' | 'outcome'>;
@@ -106,6 +107,12 @@ export class AppMetrics {
       help: 'Time from receiving a query or mutation to its response.',
       labelNames: ['operation', 'type'],
       buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.executions = new Counter({
+      name: 'graphql_executions_total',
+      help: 'HTTP GraphQL operations executed, by engine: compiled (graphql-jit) or graphql-js (GRAPHQL_JIT=off, tracing on, or what does not compile).',
+      labelNames: ['engine'],
       registers,
     });
     this.providerCalls = new Counter({
@@ -202,6 +209,10 @@ export class AppMetrics {
     const operation = observation.name === null ? 'anonymous' : this.operationNames.value(observation.name);
     this.operations.inc({ operation, type: observation.type, outcome: observation.outcome });
     if (observation.seconds !== undefined) this.operationSeconds.observe({ operation, type: observation.type }, observation.seconds);
+  }
+
+  execution(engine: 'compiled' | 'graphql-js'): void {
+    this.executions.inc({ engine });
   }
 
   providerCall(observation: ProviderCallObservation): void {
