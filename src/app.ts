@@ -8,6 +8,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { Authenticator } from './auth/authenticator';
 import { CALLBACK_BODY_LIMITS, withCallbackBody } from './callbacks/body';
+import { directPostRoutes } from './callbacks/direct';
 import { esignCallbackHandler } from './callbacks/esign';
 import { etcCallbackHandler } from './callbacks/etc';
 import { observeCallback } from './callbacks/observe';
@@ -192,9 +193,11 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   app.disable('x-powered-by');
   app.use(requestIdMiddleware());
   // POST /graphql with a JSON body is served ahead of Express (src/graphql/http-endpoint.ts); the rest by Express.
+  // So are the provider callbacks, by exact path (src/callbacks/direct.ts).
   let graphqlPost: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | undefined;
+  let callbackPost: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | undefined;
   const httpServer = http.createServer((req, res) => {
-    if (!graphqlPost?.(req, res)) app(req, res);
+    if (!graphqlPost?.(req, res) && !callbackPost?.(req, res)) app(req, res);
   });
   const schema = await buildFederatedSchema();
 
@@ -286,11 +289,16 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const observed = { logger, metrics };
   const callback = (provider: keyof typeof CALLBACK_BODY_LIMITS, handler: express.RequestHandler) =>
     observeCallback(provider, observed, withCallbackBody(CALLBACK_BODY_LIMITS[provider], handler));
-  app.post(
+  const callbackRoutes = new Map<string, express.RequestHandler>();
+  const postCallback = (path: string, handler: express.RequestHandler) => {
+    callbackRoutes.set(path, handler);
+    app.post(path, handler);
+  };
+  postCallback(
     CALLBACK_PATHS.etc,
     callback('ETC', etcCallbackHandler({ recorder, secret: config.etc?.callbackSecret, sandboxToken: config.etc?.sandboxCallbackToken, logger })),
   );
-  app.post(
+  postCallback(
     CALLBACK_PATHS.esign,
     callback(
       'ESIGN',
@@ -299,9 +307,10 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   );
   if (config.tencent) {
     const secrets = { callbackKey: config.tencent.callbackKey, callbackToken: config.tencent.callbackToken };
-    app.post(CALLBACK_PATHS.tencent, callback('TENCENT_ESS', tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger })));
+    postCallback(CALLBACK_PATHS.tencent, callback('TENCENT_ESS', tencentCallbackHandler({ recorder, cancels: services.cancels, store, secrets, logger })));
   }
-  app.post(CALLBACK_PATHS.yuansfer, callback('YUANSFER', yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger })));
+  postCallback(CALLBACK_PATHS.yuansfer, callback('YUANSFER', yuansferCallbackHandler({ service: services.autoDebits, token: config.yuansfer?.token, logger })));
+  callbackPost = directPostRoutes(app, callbackRoutes, { notFound: notFoundHandler(), error: jsonErrorHandler(logger) });
 
   if (ide.enabled) {
     app.get('/', (_req, res) => res.redirect(302, '/graphql'));

@@ -61,7 +61,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** The API as in production (`node dist/src/main.js`), sandbox on, on a fresh SQLite file or the given database. */
 export async function startApi(env: Record<string, string | undefined> = {}): Promise<Server> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'esign-bench-'));
   // BENCH_API_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the API alone (NODE_OPTIONS refuses --cpu-prof).
   const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);

@@ -44,6 +44,8 @@ function finish(
   const seconds = (performance.now() - op.started) / 1000;
   const outcome = op.codes.length > 0 ? 'error' : 'ok';
   deps.metrics?.operation({ name: op.name, type: op.type, outcome, seconds: op.type === 'subscription' ? undefined : seconds });
+  // Most production deployments log at info; below it (LOG_LEVEL=warn) the line is not even built.
+  if (!deps.logger.isLevelEnabled('info')) return;
   deps.logger.info(
     {
       ...(op.requestId ? { requestId: op.requestId } : {}),

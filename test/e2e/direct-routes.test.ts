@@ -85,3 +85,39 @@ describe('POST /graphql ahead of Express', () => {
     expect(r.status).toBe(400);
   });
 });
+
+/** Provider callbacks are dispatched by exact path from node:http too (src/callbacks/direct.ts). */
+describe('callbacks ahead of Express', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app.close());
+
+  const etc = (path: string, body: string, headers: Record<string, string> = {}) =>
+    fetch(`${app.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const completed = (flowId: string) => JSON.stringify({ sign_end_time: '2026-11-23 10:00:00', sign_flow_status: '2', sign_flow_id: flowId, sign_file_url: '' });
+
+  it('stores a callback with the request id it came with, and takes the other spellings through Express alike', async () => {
+    const direct = await etc('/callbacks/etc', completed('a1b2c3d4e5f60718293a4b5c6d7e8f90'), { 'x-request-id': 'callback-direct-1' });
+    expect(direct.status).toBe(200);
+    expect(direct.headers.get('x-request-id')).toBe('callback-direct-1');
+    expect(await direct.json()).toEqual({ response_code: '000' });
+    const slash = await etc('/callbacks/etc/', completed('b1b2c3d4e5f60718293a4b5c6d7e8f90'));
+    expect(slash.status).toBe(200);
+    expect(await slash.json()).toEqual({ response_code: '000' });
+    const stored = await app.gql<{ a: { status: string }; b: { status: string } }>(
+      '{ a: signFlow(id: "ETC:a1b2c3d4e5f60718293a4b5c6d7e8f90") { status } b: signFlow(id: "ETC:b1b2c3d4e5f60718293a4b5c6d7e8f90") { status } }',
+    );
+    expect(stored.data).toEqual({ a: { status: 'COMPLETED' }, b: { status: 'COMPLETED' } });
+  });
+
+  it('answers a malformed or oversized callback with the receiver\'s own JSON refusal', async () => {
+    const malformed = await etc('/callbacks/etc', '{not json');
+    expect(malformed.status).toBe(400);
+    expect(malformed.headers.get('content-type')).toMatch(/^application\/json/);
+    const big = await etc('/callbacks/etc', `{"pad":"${'x'.repeat(9 * 1024)}"}`);
+    expect(big.status).toBe(413);
+    expect(await big.json()).toEqual({ code: 'PAYLOAD_TOO_LARGE', message: 'the body is larger than 8 KB, the most this callback ever needs' });
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * P4 as deployed: the API (`node dist/src/main.js`) and the Tencent emulator (`node dist/src/sandbox/main.js`, the
+ * standalone sandbox) each in its own process, like the API and Tencent's servers. The API is configured as for a
+ * real Tencent account (SANDBOX=off, TENCENT_* naming the emulator's endpoint and its sandbox credentials), so it
+ * calls the emulator over HTTP and takes every callback — the 100 CancelFlows results and the 10,000 per-flow
+ * FlowStatusChange callbacks, AES-encrypted and signed — over HTTP, while the emulator's own work (encrypting and
+ * sending those callbacks) is not billed to the API's event loop.
+ *
+ * Wall time runs from sending the mutation until a `cancelTaskProgress` subscriber sees the task finish.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { DIST_ROOT, freePort, sleep, startApi } from './proc';
+
+/** The emulator's built-in Tencent sandbox account (the API is told these as if they were a real account's). */
+const TENCENT_ACCOUNT = {
+  TENCENT_SECRET_ID: 'AKIDsandboxEssbasic0000000000000000',
+  TENCENT_SECRET_KEY: 'sandboxSecretKeyEssbasic000000000',
+  TENCENT_ESS_APP_ID: 'yDRSRUUgygj6qnwfUuO4zjEwc193c2hH',
+  TENCENT_ESS_PROXY_ORG_OPEN_ID: 'org_dianziqian',
+  TENCENT_ESS_PROXY_OPERATOR_OPEN_ID: 'n9527',
+  TENCENT_ESS_CALLBACK_KEY: '0123456789abcdef0123456789abcdef',
+  TENCENT_ESS_CALLBACK_TOKEN: 'sandbox-callback-token',
+};
+
+export interface CancelRow {
+  flows: number;
+  boundS: number;
+  wallS: number;
+  state: string;
+  succeeded: number;
+  calls: number;
+  rateLimited: number;
+  lastCallS: number;
+}
+
+async function json<T>(url: string, body?: unknown): Promise<T> {
+  const res = await fetch(url, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function startEmulator(apiPort: number): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(DIST_ROOT, 'src', 'sandbox', 'main.js')], {
+    env: { ...process.env, SANDBOX_PORT: String(port), SANDBOX_CALLBACK_BASE: `http://127.0.0.1:${apiPort}`, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(50)) {
+    if (child.exitCode !== null) throw new Error(`the emulator exited during start-up (code ${child.exitCode})`);
+    try {
+      if ((await fetch(`${url}/_admin/tencent/stats`)).ok) return { url, stop: () => stopChild(child) };
+    } catch {
+      // not listening yet
+    }
+  }
+  await stopChild(child);
+  throw new Error('the emulator did not start within 30 s');
+}
+
+type Stats = { actions: Record<string, { calls: number; rateLimited: number }> };
+
+async function cancelOnce(apiUrl: string, emulatorUrl: string, n: number): Promise<CancelRow> {
+  const { flowIds } = await json<{ flowIds: string[] }>(`${emulatorUrl}/_admin/tencent/flows/batch`, { count: n, status: 'SIGNING' });
+  const before = (await json<Stats>(`${emulatorUrl}/_admin/tencent/stats`)).actions.ChannelBatchCancelFlows ?? { calls: 0, rateLimited: 0 };
+  const client = createClient({ url: `${apiUrl.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+  const started = performance.now();
+  const startedAt = Date.now();
+  const answer = await json<{ data?: { cancelSignFlows: { task: { id: string } | null; userErrors: unknown[] } }; errors?: unknown[] }>(`${apiUrl}/graphql`, {
+    query: 'mutation ($ids: [ID!]!) { cancelSignFlows(input: { ids: $ids, reason: "基准测试" }) { task { id } userErrors { code message } } }',
+    variables: { ids: flowIds.map((id) => `TENCENT_ESS:${id}`) },
+  });
+  const taskId = answer.data?.cancelSignFlows.task?.id;
+  if (!taskId) throw new Error(`cancelSignFlows answered ${JSON.stringify(answer).slice(0, 300)}`);
+  const final = await new Promise<{ state: string; succeeded: number }>((resolve, reject) => {
+    let last: { state: string; succeeded: number } | undefined;
+    client.subscribe<{ cancelTaskProgress: { state: string; succeeded: number } }>(
+      { query: 'subscription ($id: ID!) { cancelTaskProgress(id: $id) { state succeeded } }', variables: { id: taskId } },
+      {
+        next: (m) => {
+          last = m.data?.cancelTaskProgress ?? last;
+        },
+        error: reject,
+        complete: () => (last ? resolve(last) : reject(new Error('no progress received'))),
+      },
+    );
+  });
+  const wallS = (performance.now() - started) / 1000;
+  await client.dispose();
+  const after = (await json<Stats>(`${emulatorUrl}/_admin/tencent/stats`)).actions.ChannelBatchCancelFlows ?? { calls: 0, rateLimited: 0 };
+  const requests = (await json<{ requests: Array<{ operation?: string; at: string }> }>(`${emulatorUrl}/_admin/tencent/requests`)).requests.filter(
+    (r) => r.operation === 'ChannelBatchCancelFlows' && Date.parse(r.at) >= startedAt,
+  );
+  const lastAt = Math.max(...requests.map((r) => Date.parse(r.at)));
+  return {
+    flows: n,
+    boundS: Math.ceil(n / 100) / 20,
+    wallS,
+    state: final.state,
+    succeeded: final.succeeded,
+    calls: after.calls - before.calls,
+    rateLimited: after.rateLimited - before.rateLimited,
+    lastCallS: requests.length > 0 ? (lastAt - startedAt) / 1000 : Number.NaN,
+  };
+}
+
+/** One warm-up of 200 flows, then the measured cancel of `n`, on the store `env` names (SQLite when it names none). */
+export async function cancelAcrossProcesses(n: number, env: Record<string, string>): Promise<CancelRow> {
+  const apiPort = await freePort();
+  const emulator = await startEmulator(apiPort);
+  try {
+    const api = await startApi({
+      ...env,
+      PORT: String(apiPort),
+      SANDBOX: 'off',
+      // A benchmark on loopback; with SANDBOX=off authentication would otherwise be required.
+      AUTH: 'off',
+      ...TENCENT_ACCOUNT,
+      TENCENT_ESS_ENDPOINT: `${emulator.url}/tencent`,
+    });
+    try {
+      await json(`${emulator.url}/_admin/tencent/settings`, { flowCallbacks: process.env.BENCH_FLOW_CALLBACKS !== 'off' });
+      await cancelOnce(api.url, emulator.url, 200);
+      return await cancelOnce(api.url, emulator.url, n);
+    } finally {
+      await api.stop();
+    }
+  } finally {
+    await emulator.stop();
+  }
+}
