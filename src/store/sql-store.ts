@@ -1,4 +1,4 @@
-import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, Migrator, sql, type Compilable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { EventSource, SignFlowStatus, SignProvider } from '../domain/model';
 import { chunk } from '../util/arrays';
 import { SqlAutoDebits, type AutoDebitRepository } from './auto-debits';
@@ -70,6 +70,35 @@ const SUBJECT_TABLES = { signflow: 'flows', autodebit: 'auto_debits', canceltask
 /** Ids per `in (…)` list on SQLite: well below its bound-parameter limit. */
 const SQLITE_IN_CHUNK = 1000;
 
+/**
+ * SQL text of the hottest statements (a read's flow and its events page), by dialect and shape: Kysely builds and
+ * compiles each shape once, then every later call only binds its values. Building the query tree and compiling it
+ * cost about as much as running the statement on SQLite (docs/benchmarks.md, P1). A module-level cache on purpose:
+ * the text depends on nothing but the dialect and the shape (like SQLite's own statement cache, which then reuses
+ * the prepared statement for the same text).
+ */
+const SHAPES = new Map<string, string>();
+
+/**
+ * Runs the statement `build` makes, with `parameters` bound in the order its text names them. At the first use of a
+ * shape the builder's own parameters must equal `parameters`, so a wrong order fails at once, not silently later.
+ */
+async function runShaped<Row>(db: Db, key: string, build: () => Compilable<Row>, parameters: readonly unknown[]): Promise<Row[]> {
+  let text = SHAPES.get(key);
+  if (text === undefined) {
+    const compiled = build().compile();
+    if (compiled.parameters.length !== parameters.length || compiled.parameters.some((p, i) => !sameParameter(p, parameters[i]))) {
+      throw new Error(`statement shape ${key}: parameters out of order`);
+    }
+    text = compiled.sql;
+    SHAPES.set(key, text);
+  }
+  return (await db.executeQuery<Row>(CompiledQuery.raw(text, [...parameters]))).rows;
+}
+
+const sameParameter = (a: unknown, b: unknown): boolean =>
+  Array.isArray(a) && Array.isArray(b) ? a.length === b.length && a.every((v, i) => v === b[i]) : a === b;
+
 class SqlFlows implements FlowRepository {
   constructor(
     private readonly db: Db,
@@ -86,10 +115,11 @@ class SqlFlows implements FlowRepository {
     if (ids.length === 0) return found;
     const unique = [...new Set(ids)];
     // PostgreSQL takes the ids as one array parameter, however many; SQLite binds each, so it reads in chunks.
-    const rows =
+    const byIds = (ids: string[]) =>
       this.dialect === 'postgres'
-        ? await this.db.selectFrom('flows').selectAll().where('id', '=', sql<string>`any(${unique}::text[])`).execute()
-        : (await Promise.all(chunk(unique, SQLITE_IN_CHUNK).map((part) => this.db.selectFrom('flows').selectAll().where('id', 'in', part).execute()))).flat();
+        ? runShaped(this.db, 'flows.getMany:postgres', () => this.db.selectFrom('flows').selectAll().where('id', '=', sql<string>`any(${ids}::text[])`), [ids])
+        : runShaped(this.db, `flows.getMany:sqlite:${ids.length}`, () => this.db.selectFrom('flows').selectAll().where('id', 'in', ids), ids);
+    const rows = this.dialect === 'postgres' ? await byIds(unique) : (await Promise.all(chunk(unique, SQLITE_IN_CHUNK).map(byIds))).flat();
     for (const row of rows) found.set(row.id, toFlow(row));
     return found;
   }
@@ -244,15 +274,20 @@ class SqlEvents implements EventRepository {
     const unique = [...new Set(subjectIds)];
     if (unique.length === 0 || q.limit <= 0) return found;
     const page = (ids: readonly string[]) => {
-      const ranked = this.db
-        .selectFrom('events')
-        .selectAll()
-        .select(sql<number>`row_number() over (partition by subject_id order by id)`.as('rank'))
-        .where('kind', '=', kind)
-        .where('id', '>', q.after);
-      const inList =
-        this.dialect === 'postgres' ? ranked.where('subject_id', '=', sql<string>`any(${[...ids]}::text[])`) : ranked.where('subject_id', 'in', [...ids]);
-      return this.db.selectFrom(inList.as('ranked')).selectAll().where('rank', '<=', q.limit).orderBy('id').execute();
+      const list = [...ids];
+      const build = () => {
+        const ranked = this.db
+          .selectFrom('events')
+          .selectAll()
+          .select(sql<number>`row_number() over (partition by subject_id order by id)`.as('rank'))
+          .where('kind', '=', kind)
+          .where('id', '>', q.after);
+        const inList = this.dialect === 'postgres' ? ranked.where('subject_id', '=', sql<string>`any(${list}::text[])`) : ranked.where('subject_id', 'in', list);
+        return this.db.selectFrom(inList.as('ranked')).selectAll().where('rank', '<=', q.limit).orderBy('id');
+      };
+      return this.dialect === 'postgres'
+        ? runShaped(this.db, 'events.listForSubjects:postgres', build, [kind, q.after, list, q.limit])
+        : runShaped(this.db, `events.listForSubjects:sqlite:${list.length}`, build, [kind, q.after, ...list, q.limit]);
     };
     const rows = this.dialect === 'postgres' ? await page(unique) : (await Promise.all(chunk(unique, SQLITE_IN_CHUNK).map(page))).flat();
     for (const row of rows) {
