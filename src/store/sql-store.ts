@@ -84,6 +84,9 @@ const SHAPES = new Map<string, string>();
  * shape the builder's own parameters must equal `parameters`, so a wrong order fails at once, not silently later.
  */
 async function runShaped<Row>(db: Db, key: string, build: () => Compilable<Row>, parameters: readonly unknown[]): Promise<Row[]> {
+  // Kysely writes `default` for an undefined value, which would change the text under the same shape: values are
+  // always given, null when absent.
+  if (parameters.includes(undefined)) throw new Error(`statement shape ${key}: an undefined parameter`);
   let text = SHAPES.get(key);
   if (text === undefined) {
     const compiled = build().compile();
@@ -169,22 +172,24 @@ class SqlFlows implements FlowRepository {
         updated_at: now,
         tenant: w.tenant ?? null,
       }));
-      await this.db
-        .insertInto('flows')
-        .values(rows)
-        .onConflict((oc) =>
-          oc.column('id').doUpdateSet({
-            status: (eb) => eb.ref('excluded.status'),
-            provider_status: (eb) => eb.fn.coalesce('excluded.provider_status', 'flows.provider_status'),
-            file_url: (eb) => eb.fn.coalesce('excluded.file_url', 'flows.file_url'),
-            ended_at: (eb) => eb.fn.coalesce('excluded.ended_at', 'flows.ended_at'),
-            data: (eb) => eb.fn.coalesce('excluded.data', 'flows.data'),
-            updated_at: now,
-          }),
-        )
-        .returningAll()
-        .execute()
-        .then((rows) => rows.forEach((row) => saved.push(toFlow(row))));
+      const build = () =>
+        this.db
+          .insertInto('flows')
+          .values(rows)
+          .onConflict((oc) =>
+            oc.column('id').doUpdateSet({
+              status: (eb) => eb.ref('excluded.status'),
+              provider_status: (eb) => eb.fn.coalesce('excluded.provider_status', 'flows.provider_status'),
+              file_url: (eb) => eb.fn.coalesce('excluded.file_url', 'flows.file_url'),
+              ended_at: (eb) => eb.fn.coalesce('excluded.ended_at', 'flows.ended_at'),
+              data: (eb) => eb.fn.coalesce('excluded.data', 'flows.data'),
+              updated_at: now,
+            }),
+          )
+          .returningAll();
+      // A batch of callbacks is this statement with one row each: built once per row count.
+      const parameters = [...rows.flatMap((r) => Object.values(r)), now];
+      for (const row of await runShaped(this.db, `flows.saveMany:${this.dialect}:${rows.length}`, build, parameters)) saved.push(toFlow(row));
     }
     return saved;
   }
@@ -235,25 +240,33 @@ class SqlEvents implements EventRepository {
     await this.lock();
     const stored: StoredEvent[] = [];
     for (let start = 0; start < events.length; start += BULK_ROWS) {
-      const rows = await this.db
-        .insertInto('events')
-        .values(
-          events.slice(start, start + BULK_ROWS).map((e) => ({
-            kind: e.kind,
-            subject_id: e.subjectId,
-            provider: e.provider,
-            status: e.status,
-            provider_status: e.providerStatus,
-            source: e.source,
-            occurred_at: e.occurredAt ? iso(e.occurredAt) : null,
-            received_at: iso(e.receivedAt ?? new Date()),
-            data: json(e.data),
-            actor: e.actor ?? null,
-            tenant: (eb) => eb.selectFrom(SUBJECT_TABLES[e.kind]).select('tenant').where('id', '=', e.subjectId),
-          })),
-        )
-        .returningAll()
-        .execute();
+      const slice = events.slice(start, start + BULK_ROWS);
+      const values = slice.map((e) => ({
+        kind: e.kind,
+        subject_id: e.subjectId,
+        provider: e.provider,
+        status: e.status,
+        provider_status: e.providerStatus ?? null,
+        source: e.source,
+        occurred_at: e.occurredAt ? iso(e.occurredAt) : null,
+        received_at: iso(e.receivedAt ?? new Date()),
+        data: json(e.data),
+        actor: e.actor ?? null,
+      }));
+      const build = () =>
+        this.db
+          .insertInto('events')
+          .values(
+            values.map((v, i) => ({
+              ...v,
+              tenant: (eb) => eb.selectFrom(SUBJECT_TABLES[slice[i]!.kind]).select('tenant').where('id', '=', slice[i]!.subjectId),
+            })),
+          )
+          .returningAll();
+      // The tenant subquery names its subject's table, so the kinds are part of the shape.
+      const shape = slice.length === 1 || slice.every((e) => e.kind === slice[0]!.kind) ? `${slice[0]!.kind}*${slice.length}` : slice.map((e) => e.kind).join(',');
+      const parameters = values.flatMap((v, i) => [...Object.values(v), slice[i]!.subjectId]);
+      const rows = await runShaped(this.db, `events.appendMany:${this.dialect}:${shape}`, build, parameters);
       stored.push(...rows.map(toEvent).sort((a, b) => a.id - b.id));
     }
     return stored;
@@ -328,7 +341,10 @@ class SqlEvents implements EventRepository {
 const EVENTS_PRUNED_THROUGH = 'events_pruned_through';
 
 class SqlReceipts implements ReceiptRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly dialect: Dialect,
+  ) {}
 
   async insert(r: { provider: string; dedupeKey: string; body: string; eventId?: number | null }): Promise<boolean> {
     const inserted = await this.db
@@ -350,12 +366,14 @@ class SqlReceipts implements ReceiptRepository {
     const fresh = new Set<string>();
     const receivedAt = iso(new Date());
     for (let start = 0; start < rs.length; start += BULK_ROWS) {
-      const rows = await this.db
-        .insertInto('callback_receipts')
-        .values(rs.slice(start, start + BULK_ROWS).map((r) => ({ provider: r.provider, dedupe_key: r.dedupeKey, body: r.body, event_id: null, received_at: receivedAt })))
-        .onConflict((oc) => oc.columns(['provider', 'dedupe_key']).doNothing())
-        .returning(['provider', 'dedupe_key'])
-        .execute();
+      const values = rs.slice(start, start + BULK_ROWS).map((r) => ({ provider: r.provider, dedupe_key: r.dedupeKey, body: r.body, event_id: null, received_at: receivedAt }));
+      const build = () =>
+        this.db
+          .insertInto('callback_receipts')
+          .values(values)
+          .onConflict((oc) => oc.columns(['provider', 'dedupe_key']).doNothing())
+          .returning(['provider', 'dedupe_key']);
+      const rows = await runShaped(this.db, `receipts.insertMany:${this.dialect}:${values.length}`, build, values.flatMap((v) => Object.values(v)));
       for (const row of rows) fresh.add(`${row.provider}|${row.dedupe_key}`);
     }
     return fresh;
@@ -476,7 +494,7 @@ export class SqlStore implements Store {
   ) {
     this.flows = new SqlFlows(db, dialect);
     this.events = new SqlEvents(db, dialect);
-    this.receipts = new SqlReceipts(db);
+    this.receipts = new SqlReceipts(db, dialect);
     this.operations = new SqlOperations(db, dialect);
     this.cancelTasks = new SqlCancelTasks(db, dialect);
     this.rescissions = new SqlRescissions(db, dialect);
