@@ -191,6 +191,9 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
 
   const app = express();
   app.disable('x-powered-by');
+  // No ETags: every answer here is per request (GraphQL, callbacks, health), and hashing each body cost a callback
+  // more than writing it. The IDE's assets are cached by their content-hashed URLs instead.
+  app.set('etag', false);
   app.use(requestIdMiddleware());
   // POST /graphql with a JSON body is served ahead of Express (src/graphql/http-endpoint.ts); the rest by Express.
   // So are the provider callbacks, by exact path (src/callbacks/direct.ts).

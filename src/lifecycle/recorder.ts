@@ -273,7 +273,10 @@ export class FlowRecorder {
         },
       });
     });
-    const saved = new Map((await tx.flows.saveMany([...drafts.values()].map((d) => d.write))).map((f) => [f.id, f]));
+    // A flow the batch leaves as it was (a report of the status it already has, such as the per-flow callbacks that
+    // follow a batch-cancel result) is not written again: its receipt is all the report stores.
+    const writes = [...drafts.values()].filter((d) => !d.before || !unchanged(d.before, d.write)).map((d) => d.write);
+    const saved = new Map((writes.length > 0 ? await tx.flows.saveMany(writes) : []).map((f) => [f.id, f]));
     const stored = await tx.events.appendMany(appended.map((a) => a.event));
     const events: (StoredEvent | undefined)[] = items.map(() => undefined);
     appended.forEach((a, i) => (events[a.index] = stored[i]));
@@ -295,6 +298,19 @@ function isConflict(error: unknown): boolean {
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The fields a report sets, as a partial Flow. */
+/** Whether `write` would store exactly what `before` holds (updatedAt aside). */
+function unchanged(before: Flow, write: FlowWrite): boolean {
+  const a = pick(before);
+  const b = pick(write);
+  return (
+    a.status === b.status &&
+    a.providerStatus === b.providerStatus &&
+    a.fileUrl === b.fileUrl &&
+    (a.endedAt?.getTime() ?? null) === (b.endedAt?.getTime() ?? null) &&
+    JSON.stringify(a.data) === JSON.stringify(b.data)
+  );
+}
+
 function pick(w: FlowWrite): Pick<Flow, 'status' | 'providerStatus' | 'fileUrl' | 'endedAt' | 'data'> {
   return { status: w.status, providerStatus: w.providerStatus ?? null, fileUrl: w.fileUrl ?? null, endedAt: w.endedAt ?? null, data: w.data ?? null };
 }

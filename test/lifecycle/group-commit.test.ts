@@ -169,6 +169,33 @@ describe.each(storeFactories().map((f) => [f.name, f] as const))('group commit o
     expect(await count('events')).toBe(22);
   });
 
+  it('writes nothing but the receipt for a report that leaves its flow as it is, and writes one that moves it', async () => {
+    const report = (key: string, status: 'SIGNING' | 'COMPLETED', providerStatus: string) => ({
+      ref: { provider: 'ETC' as const, providerFlowId: 'unchanged01' },
+      status,
+      providerStatus,
+      source: 'CALLBACK' as const,
+      receipt: { dedupeKey: key, body: '{}' },
+    });
+    const first = await recorder.record(report('k1', 'SIGNING', '1'));
+    expect(first.event).toBeDefined();
+    const before = await store.flows.get('ETC:unchanged01');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // The same status again, as a second delivery with its own message id: stored as a receipt, no event, no write.
+    const again = await recorder.record(report('k2', 'SIGNING', '1'));
+    expect(again).toMatchObject({ duplicate: false, event: undefined, flow: { status: 'SIGNING', updatedAt: before!.updatedAt } });
+    expect(await store.flows.get('ETC:unchanged01')).toEqual(before);
+    expect(await store.receipts.count('ETC')).toBe(2);
+    // The same status with another provider status does not supersede it either: nothing written.
+    await recorder.record(report('k3', 'SIGNING', '7'));
+    expect(await store.flows.get('ETC:unchanged01')).toEqual(before);
+    // A status that supersedes it is written, with a new updatedAt.
+    const done = await recorder.record(report('k4', 'COMPLETED', '2'));
+    expect(done.event).toMatchObject({ status: 'COMPLETED' });
+    expect(await store.flows.get('ETC:unchanged01')).toMatchObject({ status: 'COMPLETED', providerStatus: '2' });
+    expect((await store.flows.get('ETC:unchanged01'))!.updatedAt.getTime()).toBeGreaterThan(before!.updatedAt.getTime());
+  });
+
   it('keeps a file link only when it is http(s), whichever way it came: a provider read goes through the same rule', async () => {
     await recorder.record(syncReport('ETC', { providerFlowId: 'linked', status: 'COMPLETED', providerStatus: '2', fileUrl: 'https://files.example/a.pdf' }));
     await recorder.record(syncReport('ETC', { providerFlowId: 'script', status: 'COMPLETED', providerStatus: '2', fileUrl: 'javascript:alert(1)' }));
