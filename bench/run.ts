@@ -9,12 +9,15 @@
  * P3 one event to BENCH_SUBSCRIBERS graphql-ws subscribers of `signFlowEvents { id status flow { id status } }`:
  *    p99 delivery vs a bare graphql-ws server pushing the same payload; RSS per subscriber.
  *                                                                  target p99 ≤ 500 ms, ≤ 50 KB per subscriber
- * P4 BENCH_CANCEL_FLOWS-flow Tencent cancel with per-flow callbacks on, wall time vs ceil(N/100)/20 s.
- *                                                                  target ≤ 115 % of the bound
+ * P4 BENCH_CANCEL_FLOWS-flow Tencent cancel with per-flow callbacks on, the Tencent emulator in its own process
+ *    (bench/support/cancel-processes.ts), wall time vs ceil(N/100)/20 s.      target ≤ 115 % of the bound
  * P5 `_entities` of BENCH_ENTITIES SignFlow references: store queries per request.          target 1 per type
  *
+ * P1 and P2 alternate load windows on the API and on its baseline BENCH_ROUNDS (3) times and report the round with
+ * the median ratio, all ratios beside it.
+ *
  * Knobs: BENCH_ONLY=P1,P3 (default all), BENCH_CONNECTIONS (32), BENCH_DURATION_MS (8000) and BENCH_WARMUP_MS
- * (2000) per load window, BENCH_SUBSCRIBERS (10000), BENCH_CANCEL_FLOWS (10000), BENCH_ENTITIES (100). With
+ * (2000) per load window, BENCH_ROUNDS (3), BENCH_SUBSCRIBERS (10000), BENCH_CANCEL_FLOWS (10000), BENCH_ENTITIES (100). With
  * BENCH_DATABASE_URL (or TEST_DATABASE_URL) = postgres://…, P1, P2, P4 and P5 also run on PostgreSQL, each in a
  * fresh schema dropped afterwards.
  */
@@ -258,18 +261,21 @@ async function p3(): Promise<void> {
 
 async function p4(): Promise<void> {
   for (const store of stores()) {
-    const r = await cancelAcrossProcesses(CANCEL_FLOWS, await store.env());
+    const all = await cancelAcrossProcesses(CANCEL_FLOWS, await store.env(), ROUNDS);
+    for (const x of all) process.stderr.write(`bench: P4 ${store.name}: ${x.calls} calls, last at ${x.lastCallS.toFixed(2)} s, ${x.rateLimited} RequestLimitExceeded, wall ${x.wallS.toFixed(2)} s ${x.state}\n`);
+    // The round with the median wall time; every round's percentage beside it.
+    const r = [...all].sort((a, b) => a.wallS - b.wallS)[Math.floor(all.length / 2)]!;
     const pct = (r.wallS / r.boundS) * 100;
-    process.stderr.write(`bench: P4 ${store.name}: ${r.calls} calls, last at ${r.lastCallS.toFixed(2)} s, ${r.rateLimited} RequestLimitExceeded\n`);
+    const rounds = all.length > 1 ? ` [rounds ${all.map((x) => `${((x.wallS / x.boundS) * 100).toFixed(0)} %`).join(', ')}]` : '';
     record({
       id: 'P4',
       measure: `cancel ${r.flows} Tencent flows, per-flow callbacks on, emulator in its own process: wall s`,
       store: store.name,
       api: `${r.wallS.toFixed(2)} s (${r.succeeded} ${r.state})`,
       baseline: `${r.boundS.toFixed(2)} s rate-limit bound`,
-      ratio: `${pct.toFixed(0)} %`,
+      ratio: `${pct.toFixed(0)} %${rounds}`,
       target: '≤ 115 %',
-      met: pct <= 115 && r.state === 'SUCCEEDED',
+      met: pct <= 115 && all.every((x) => x.state === 'SUCCEEDED'),
     });
   }
 }

@@ -118,8 +118,11 @@ async function cancelOnce(apiUrl: string, emulatorUrl: string, n: number): Promi
   };
 }
 
-/** One warm-up of 200 flows, then the measured cancel of `n`, on the store `env` names (SQLite when it names none). */
-export async function cancelAcrossProcesses(n: number, env: Record<string, string>): Promise<CancelRow> {
+/**
+ * One warm-up of 200 flows, then `rounds` measured cancels of `n` flows each (fresh flows every time), on the store
+ * `env` names (SQLite when it names none). Answers every round, in order.
+ */
+export async function cancelAcrossProcesses(n: number, env: Record<string, string>, rounds = 1): Promise<CancelRow[]> {
   const apiPort = await freePort();
   const emulator = await startEmulator(apiPort);
   try {
@@ -135,7 +138,9 @@ export async function cancelAcrossProcesses(n: number, env: Record<string, strin
     try {
       await json(`${emulator.url}/_admin/tencent/settings`, { flowCallbacks: process.env.BENCH_FLOW_CALLBACKS !== 'off' });
       await cancelOnce(api.url, emulator.url, 200);
-      return await cancelOnce(api.url, emulator.url, n);
+      const rows: CancelRow[] = [];
+      for (let i = 0; i < rounds; i++) rows.push(await cancelOnce(api.url, emulator.url, n));
+      return rows;
     } finally {
       await api.stop();
     }
