@@ -18,6 +18,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startApp, type RunningApp } from '../src/app';
 import { silentLogger } from '../src/logger';
+import { taskEnd } from './support/cancel-processes';
 
 const PER_CALL = 100;
 const RATE = 20;
@@ -55,19 +56,7 @@ async function runOnce(app: RunningApp, n: number): Promise<Row> {
     { ids },
   );
   const taskId = cancelSignFlows.task.id;
-  const final = await new Promise<{ state: string; succeeded: number }>((resolve, reject) => {
-    let last: { state: string; succeeded: number } | undefined;
-    client.subscribe<{ cancelTaskProgress: { state: string; succeeded: number } }>(
-      { query: 'subscription ($id: ID!) { cancelTaskProgress(id: $id) { state succeeded } }', variables: { id: taskId } },
-      {
-        next: (m) => {
-          last = m.data?.cancelTaskProgress ?? last;
-        },
-        error: reject,
-        complete: () => (last ? resolve(last) : reject(new Error('no progress received'))),
-      },
-    );
-  });
+  const final = await taskEnd(client, taskId);
   const wallS = (performance.now() - started) / 1000;
   await client.dispose();
   const requests = app.sandbox!.kit.requests.list('tencent').filter((r) => r.operation === 'ChannelBatchCancelFlows' && Date.parse(r.at) >= startedAt);

@@ -8,12 +8,12 @@
  *
  * Wall time runs from sending the mutation until a `cancelTaskProgress` subscriber sees the task finish.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createClient } from 'graphql-ws';
+import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { DIST_ROOT, freePort, sleep, startApi } from './proc';
+import { DIST_ROOT, freePort, sleep, startApi, stopChild } from './proc';
 
 /** The emulator's built-in Tencent sandbox account (the API is told these as if they were a real account's). */
 const TENCENT_ACCOUNT = {
@@ -44,15 +44,6 @@ async function json<T>(url: string, body?: unknown): Promise<T> {
   return JSON.parse(text) as T;
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 async function startEmulator(apiPort: number): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(DIST_ROOT, 'src', 'sandbox', 'main.js')], {
@@ -72,6 +63,23 @@ async function startEmulator(apiPort: number): Promise<{ url: string; stop: () =
   throw new Error('the emulator did not start within 30 s');
 }
 
+/** The last `cancelTaskProgress` a subscriber sees before the subscription completes (the task finished). */
+export function taskEnd(client: Client, taskId: string): Promise<{ state: string; succeeded: number }> {
+  return new Promise((resolve, reject) => {
+    let last: { state: string; succeeded: number } | undefined;
+    client.subscribe<{ cancelTaskProgress: { state: string; succeeded: number } }>(
+      { query: 'subscription ($id: ID!) { cancelTaskProgress(id: $id) { state succeeded } }', variables: { id: taskId } },
+      {
+        next: (m) => {
+          last = m.data?.cancelTaskProgress ?? last;
+        },
+        error: reject,
+        complete: () => (last ? resolve(last) : reject(new Error('no progress received'))),
+      },
+    );
+  });
+}
+
 type Stats = { actions: Record<string, { calls: number; rateLimited: number }> };
 
 async function cancelOnce(apiUrl: string, emulatorUrl: string, n: number): Promise<CancelRow> {
@@ -86,19 +94,7 @@ async function cancelOnce(apiUrl: string, emulatorUrl: string, n: number): Promi
   });
   const taskId = answer.data?.cancelSignFlows.task?.id;
   if (!taskId) throw new Error(`cancelSignFlows answered ${JSON.stringify(answer).slice(0, 300)}`);
-  const final = await new Promise<{ state: string; succeeded: number }>((resolve, reject) => {
-    let last: { state: string; succeeded: number } | undefined;
-    client.subscribe<{ cancelTaskProgress: { state: string; succeeded: number } }>(
-      { query: 'subscription ($id: ID!) { cancelTaskProgress(id: $id) { state succeeded } }', variables: { id: taskId } },
-      {
-        next: (m) => {
-          last = m.data?.cancelTaskProgress ?? last;
-        },
-        error: reject,
-        complete: () => (last ? resolve(last) : reject(new Error('no progress received'))),
-      },
-    );
-  });
+  const final = await taskEnd(client, taskId);
   const wallS = (performance.now() - started) / 1000;
   await client.dispose();
   const after = (await json<Stats>(`${emulatorUrl}/_admin/tencent/stats`)).actions.ChannelBatchCancelFlows ?? { calls: 0, rateLimited: 0 };
