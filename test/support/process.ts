@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { ESIGN_SANDBOX_APP_ID, ESIGN_SANDBOX_APP_SECRET, ETC_SANDBOX_APP_ID, ETC_SANDBOX_PRIVATE_KEY, TENCENT_SANDBOX } from '../../src/config';
 
@@ -31,10 +33,14 @@ export interface ServerProcess {
 /** Starts `node dist/src/main.js` (the real entry point) on a free port and waits until it answers /healthz. */
 export async function spawnServer(env: Record<string, string>, port?: number): Promise<ServerProcess> {
   const p = port ?? (await freePort());
+  // Without DATA_DIR, a fresh folder of its own: servers started together (or a fresh clone's first run) must not
+  // share, and race to migrate, one ./data/esign.sqlite. A test that restarts a server names its DATA_DIR.
+  const ownDir = env.DATA_DIR === undefined && env.DATABASE_URL === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'esign-proc-')) : undefined;
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', HOST: '127.0.0.1', RATE_LIMIT_PER_MINUTE: '0', ...env, PORT: String(p) },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', HOST: '127.0.0.1', RATE_LIMIT_PER_MINUTE: '0', ...(ownDir ? { DATA_DIR: ownDir } : {}), ...env, PORT: String(p) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (ownDir) child.once('exit', () => fs.rmSync(ownDir, { recursive: true, force: true }));
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
