@@ -13,17 +13,18 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { TENCENT_SANDBOX } from '../../src/config';
 import { DIST_ROOT, freePort, sleep, startApi, stopChild } from './proc';
 
-/** The emulator's built-in Tencent sandbox account (the API is told these as if they were a real account's). */
+/** The emulator's built-in Tencent sandbox account, told to the API as if it were a real account's. */
 const TENCENT_ACCOUNT = {
-  TENCENT_SECRET_ID: 'AKIDsandboxEssbasic0000000000000000',
-  TENCENT_SECRET_KEY: 'sandboxSecretKeyEssbasic000000000',
-  TENCENT_ESS_APP_ID: 'yDRSRUUgygj6qnwfUuO4zjEwc193c2hH',
-  TENCENT_ESS_PROXY_ORG_OPEN_ID: 'org_dianziqian',
-  TENCENT_ESS_PROXY_OPERATOR_OPEN_ID: 'n9527',
-  TENCENT_ESS_CALLBACK_KEY: '0123456789abcdef0123456789abcdef',
-  TENCENT_ESS_CALLBACK_TOKEN: 'sandbox-callback-token',
+  TENCENT_SECRET_ID: TENCENT_SANDBOX.secretId,
+  TENCENT_SECRET_KEY: TENCENT_SANDBOX.secretKey,
+  TENCENT_ESS_APP_ID: TENCENT_SANDBOX.appId,
+  TENCENT_ESS_PROXY_ORG_OPEN_ID: TENCENT_SANDBOX.proxyOrganizationOpenId,
+  TENCENT_ESS_PROXY_OPERATOR_OPEN_ID: TENCENT_SANDBOX.proxyOperatorOpenId,
+  TENCENT_ESS_CALLBACK_KEY: TENCENT_SANDBOX.callbackKey,
+  TENCENT_ESS_CALLBACK_TOKEN: TENCENT_SANDBOX.callbackToken,
 };
 
 export interface CancelRow {

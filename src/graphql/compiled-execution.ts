@@ -26,8 +26,8 @@ const OPERATIONS_PER_DOCUMENT = 8;
  * operation by graphql-jit into a function specialised to its selection set, so a repeated read skips graphql-js's
  * per-request walk of the document: field collection, argument and variable coercion and result completion by type
  * — the work the framework did on every request (docs/benchmarks.md, P1). Resolvers are the same functions (the
- * type-graphql ones, wrapped by the access rules), so behaviour is the same; variables are still coerced by
- * graphql-js first, so a bad variable gets graphql-js's exact message and Apollo's 400 `BAD_USER_INPUT`.
+ * type-graphql ones, wrapped by the access rules), so behaviour is the same; a request whose variables do
+ * not coerce is answered with graphql-js's exact messages, so it gets Apollo's 400 `BAD_USER_INPUT` as before.
  *
  * graphql-js executes what graphql-jit cannot compile, and everything when `standard` is set (with tracing on, so the
  * GraphQL instrumentation sees each operation).
@@ -62,13 +62,17 @@ export function compiledExecution(schema: GraphQLSchema, observe?: { execution(e
     const variables = requestContext.request.variables ?? {};
     // No such operation in the document: graphql-js answers the error Apollo turns into OPERATION_RESOLUTION_FAILURE.
     if (!operation) return standard({ schema, document, operationName: requestContext.request.operationName, contextValue: context, variableValues: variables });
-    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
-    if (coerced.errors) return { errors: coerced.errors };
     const query = compile(document, operationName);
     if (!query) return standard({ schema, document, operationName, contextValue: context, variableValues: variables });
     observe?.execution('compiled');
-    // The raw variables: the compiled query coerces them itself (coerced values, such as Dates, would not coerce again).
+    // The raw variables: the compiled query coerces them itself, once.
     const result: ExecutionResult = await query.query(undefined, context, variables);
+    if (result.data === undefined && result.errors) {
+      // Variables that do not coerce (the compiled query answers errors and no data): graphql-js's own messages,
+      // which Apollo recognises as BAD_USER_INPUT. Only on this path, so a good request coerces its variables once.
+      const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
+      if (coerced.errors) return { errors: coerced.errors };
+    }
     return result.errors ? { ...result, errors: result.errors.map(asGraphqlJsError) } : result;
   };
 
